@@ -1,0 +1,60 @@
+"""The admin server, on its own port: ``/metrics``, ``/healthz`` and ``/readyz``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from yarl import URL
+
+__all__ = ["build_admin_app", "upstream_reachable"]
+
+_PROBE_TIMEOUT_SECONDS = 1.0
+
+
+async def upstream_reachable(url: URL, timeout: float = _PROBE_TIMEOUT_SECONDS) -> bool:
+    """Whether a TCP connection to the upstream opens; cheap, and independent of the server's API."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(url.host, url.port), timeout)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def build_admin_app(registry: CollectorRegistry, upstream: URL, pipeline_started: Callable[[], bool]) -> web.Application:
+    """The admin application.
+
+    Parameters
+    ----------
+    registry
+        Served at ``/metrics``.
+    upstream
+        Probed by ``/readyz``.
+    pipeline_started
+        Whether the sample consumer runs; ``/readyz`` needs it.
+
+    """
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = await asyncio.to_thread(generate_latest, registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = {"pipeline": pipeline_started(), "upstream": await upstream_reachable(upstream)}
+        status = 200 if all(checks.values()) else 503
+        return web.json_response({"ready": status == 200, "checks": checks}, status=status)  # noqa: PLR2004
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

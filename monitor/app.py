@@ -1,0 +1,131 @@
+"""Composition root: build every stage from Settings, wire them, and run the two servers."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from yarl import URL
+
+from monitor.admin import build_admin_app
+from monitor.errors import ConfigError
+from monitor.export.labels import ModelLabels
+from monitor.export.metrics import Metrics
+from monitor.pipeline import Pipeline
+from monitor.sampling import Sampler, SampleQueue
+from monitor.settings import Settings
+from monitor.sinks.base import Sink
+from monitor.sinks.jsonl import JsonlSink
+from monitor.sources.proxy import Proxy
+from monitor.sources.upstream import open_session
+
+__all__ = ["MONITOR", "Monitor", "build", "serve"]
+
+
+@dataclass(slots=True)
+class Monitor:
+    """The wired stages of one monitor process, and its two aiohttp applications."""
+
+    settings: Settings
+    metrics: Metrics
+    queue: SampleQueue
+    pipeline: Pipeline
+    proxy_app: web.Application
+    admin_app: web.Application
+    proxy: Proxy | None = None
+    sinks: list[Sink] = field(default_factory=list)
+
+
+MONITOR = web.AppKey("monitor", Monitor)
+
+
+def build(settings: Settings, registry: CollectorRegistry | None = None, sinks: Sequence[Sink] = ()) -> Monitor:
+    """Wire the stages. ``sinks`` are added to the JSONL sample log, when that is configured."""
+    metrics = Metrics(registry or CollectorRegistry(auto_describe=True), settings.models)
+    all_sinks: list[Sink] = list(sinks)
+    if settings.sample_log.path is not None:
+        log = settings.sample_log
+        all_sinks.append(JsonlSink(log.path, log.max_bytes, log.backups, settings.capture_text))
+    queue = SampleQueue(settings.sampling.queue_size, metrics)
+    pipeline = Pipeline(queue.queue, all_sinks, metrics)
+    proxy_app = web.Application(client_max_size=settings.max_body_bytes)
+    upstream = URL(settings.upstream.url)
+    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set)
+    monitor = Monitor(settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks)
+    proxy_app[MONITOR] = monitor
+    proxy_app.cleanup_ctx.append(_run_proxy)
+    proxy_app.cleanup_ctx.append(_run_pipeline)
+    proxy_app.router.add_route("*", "/{tail:.*}", _handle)
+    return monitor
+
+
+async def _handle(request: web.Request) -> web.StreamResponse:
+    proxy = request.app[MONITOR].proxy
+    assert proxy is not None  # noqa: S101 - set by _run_proxy before the server accepts
+    return await proxy.handle(request)
+
+
+async def _run_proxy(app: web.Application) -> AsyncIterator[None]:
+    monitor = app[MONITOR]
+    s = monitor.settings
+    labels = ModelLabels(s.models, s.max_auto_models, monitor.metrics.add_model)
+    async with open_session(s.upstream) as session:
+        monitor.proxy = Proxy(URL(s.upstream.url), session, Sampler(s.sampling), monitor.queue, labels,
+                              monitor.metrics, s.sampling.capture_max_bytes, s.sampling.canary_header)  # fmt: skip
+        yield
+
+
+async def _run_pipeline(app: web.Application) -> AsyncIterator[None]:
+    monitor = app[MONITOR]
+    task = asyncio.create_task(monitor.pipeline.run(), name="pipeline")
+    yield
+    # In-flight requests have finished by now (the runner waited for them): flush what they queued.
+    await monitor.pipeline.drain(monitor.settings.shutdown_timeout_seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    for sink in monitor.sinks:
+        await asyncio.to_thread(sink.close)
+
+
+async def _start(runner: web.AppRunner, host: str, port: int, key: str) -> int:
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        raise ConfigError(key, port, f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return int(runner.addresses[0][1])
+
+
+async def serve(
+    settings: Settings, stop: asyncio.Event | None = None, started: Callable[[int, int], None] | None = None
+) -> None:
+    """Run the proxy and admin servers until SIGTERM/SIGINT (or ``stop``), then shut down gracefully.
+
+    ``started`` is called with the bound proxy and admin ports (useful when they were 0).
+    """
+    log = structlog.get_logger("monitor")
+    monitor = build(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    proxy_runner = web.AppRunner(monitor.proxy_app, handler_cancellation=True, access_log=None,
+                                 shutdown_timeout=settings.shutdown_timeout_seconds)  # fmt: skip
+    admin_runner = web.AppRunner(monitor.admin_app, access_log=None)
+    try:
+        port = await _start(proxy_runner, settings.host, settings.port, "port")
+        admin_port = await _start(admin_runner, settings.admin_host, settings.admin_port, "admin_port")
+        log.info("monitor_started", port=port, admin_port=admin_port, upstream=settings.upstream.url)
+        if started is not None:
+            started(port, admin_port)
+        await stop.wait()
+        log.info("monitor_stopping", shutdown_timeout_seconds=settings.shutdown_timeout_seconds)
+    finally:
+        await proxy_runner.cleanup()
+        await admin_runner.cleanup()
+    log.info("monitor_stopped")

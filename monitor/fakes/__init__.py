@@ -1,0 +1,7 @@
+"""Small real implementations used by tests and the demo instead of mocks."""
+
+from __future__ import annotations
+
+from monitor.fakes.upstream import FakeUpstream
+
+__all__ = ["FakeUpstream"]

@@ -1,0 +1,106 @@
+"""The background consumer: drain the sample queue, parse each Exchange, hand batches to the sinks.
+
+Runs as a task that ``app.cleanup_ctx`` starts and, at shutdown, lets drain before cancelling. Every
+sample that does not reach the sinks is counted in ``llm_safety_samples_dropped_total{reason}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+import structlog
+
+from monitor.errors import CaptureError, MonitorError, SinkError
+from monitor.events import Exchange, Sample
+from monitor.export.metrics import Metrics
+from monitor.failopen import FailOpen
+from monitor.sinks.base import Sink
+from monitor.sources.completion import to_sample
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Consume ``queue`` in batches of up to ``batch_size``.
+
+    Parameters
+    ----------
+    queue
+        The sample queue the proxy offers to.
+    sinks
+        Receive each batch of parsed samples, in a worker thread.
+    metrics
+        Where outcomes are counted.
+    batch_size
+        The most samples handed to the sinks at once.
+
+    """
+
+    def __init__(
+        self, queue: asyncio.Queue[Exchange], sinks: Sequence[Sink], metrics: Metrics, batch_size: int = 64
+    ) -> None:
+        self.queue = queue
+        self.sinks = tuple(sinks)
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.started = asyncio.Event()
+        self._guard = FailOpen("pipeline", metrics)
+        self._sink_guard = FailOpen("sink", metrics)
+        self._log = structlog.get_logger("monitor.pipeline")
+
+    async def run(self) -> None:
+        """Process batches until cancelled."""
+        self.started.set()
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < self.batch_size and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            with self._guard:
+                await self._process(batch)
+
+    async def drain(self, timeout: float) -> int:
+        """Process what is queued now, for at most ``timeout`` seconds; returns how many were left."""
+        deadline = time.monotonic() + timeout
+        while not self.queue.empty() and time.monotonic() < deadline:
+            batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._process(batch), max(deadline - time.monotonic(), 0.001))
+        left = self.queue.qsize()
+        if left:
+            self.metrics.samples_dropped.labels(MonitorError.reason).inc(left)
+            self._log.error("samples_dropped", reason="shutdown_deadline", count=left)
+        return left
+
+    async def _process(self, batch: list[Exchange]) -> None:
+        samples = [s for s in map(self._parse, batch) if s is not None]
+        for _ in batch:
+            self.queue.task_done()
+        if samples:
+            await asyncio.to_thread(self._write, samples)
+
+    def _parse(self, exchange: Exchange) -> Sample | None:
+        if not 200 <= exchange.status < 300:  # noqa: PLR2004
+            self.metrics.drop("error_response")
+            return None
+        with self._guard:
+            try:
+                return to_sample(exchange)
+            except CaptureError as exc:
+                self.metrics.drop(exc.reason)
+                self._log.info("sample_dropped", request_id=exchange.request_id, reason=exc.reason)
+                return None
+        self.metrics.drop(MonitorError.reason)  # reached only when the guard absorbed a failure
+        return None
+
+    def _write(self, samples: list[Sample]) -> None:
+        for sink in self.sinks:
+            with self._sink_guard:
+                try:
+                    sink.write(samples)
+                except Exception:
+                    self.metrics.dropped_by_reason[SinkError.reason].inc(len(samples))
+                    raise
+        self.metrics.samples_processed.inc(len(samples))

@@ -1,0 +1,265 @@
+"""One frozen, typed ``Settings``, built once at start-up from defaults < YAML < environment < flags.
+
+Environment variables are ``SAFETY_MONITOR_<SECTION>__<KEY>`` (double underscore between levels), e.g.
+``SAFETY_MONITOR_SAMPLING__RATE=0.25``; values are parsed as YAML scalars, so ``true``, ``0.5`` and
+``[a, b]`` work. Every error names the dotted key and the bad value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "ENV_PREFIX",
+    "LogSettings",
+    "SampleLogSettings",
+    "SamplingSettings",
+    "Settings",
+    "UpstreamSettings",
+    "load_settings",
+]
+
+ENV_PREFIX = "SAFETY_MONITOR_"
+CHAT_ROUTE = "/v1/chat/completions"
+COMPLETIONS_ROUTE = "/v1/completions"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSettings:
+    """Where the model server is and how long to wait for it.
+
+    ``read_timeout_seconds`` bounds the silence between two chunks, not the whole exchange, because a
+    long generation streams for minutes.
+    """
+
+    url: str = "http://127.0.0.1:8000"
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 300.0
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingSettings:
+    """Which exchanges are copied for scoring, and how many may wait.
+
+    ``routes`` and ``models`` map a route or a model name to its own rate, overriding ``rate``. Only
+    the OpenAI completion routes are ever captured; other routes pass through untouched.
+    """
+
+    rate: float = 1.0
+    deterministic: bool = False
+    routes: Mapping[str, float] = field(default_factory=dict)
+    models: Mapping[str, float] = field(default_factory=dict)
+    force_header: str = "X-Safety-Monitor-Sample"
+    canary_header: str = "X-Safety-Monitor-Canary"
+    queue_size: int = 1024
+    capture_max_bytes: int = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SampleLogSettings:
+    """The optional JSONL log of sampled exchanges, rotated at ``max_bytes`` with ``backups`` kept."""
+
+    path: Path | None = None
+    max_bytes: int = 64 << 20
+    backups: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """Structured logging: level and renderer."""
+
+    level: str = "info"
+    format: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the monitor needs, validated; build it with :func:`load_settings`."""
+
+    upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9464
+    max_body_bytes: int = 16 << 20
+    models: tuple[str, ...] = ()
+    max_auto_models: int = 10
+    capture_text: bool = False
+    shutdown_timeout_seconds: float = 30.0
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    sample_log: SampleLogSettings = field(default_factory=SampleLogSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge defaults, a YAML file, ``SAFETY_MONITOR_*`` variables and flag overrides; validate once.
+
+    ``overrides`` uses dotted keys (``"upstream.url"``); ``None`` values are ignored, so unset CLI
+    flags fall through to the layers below.
+    """
+    tree: dict[str, Any] = {}
+    if config_file is not None:
+        _merge(tree, _read_yaml(config_file))
+    _merge(tree, _from_env(os.environ if environ is None else environ))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _merge(tree, _nest(dotted.split("."), value))
+    settings = _build(Settings, tree, "")
+    _validate(settings)
+    return settings
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError("config", str(path), f"cannot read file: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError("config", str(path), f"not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError("config", str(path), "top level must be a mapping")
+    return loaded
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        _merge(tree, _nest(path, value))
+    return tree
+
+
+def _nest(path: list[str], value: Any) -> dict[str, Any]:
+    node: Any = value
+    for part in reversed(path):
+        node = {part: node}
+    return typing.cast("dict[str, Any]", node)
+
+
+def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _build(cls: type[Any], tree: Any, prefix: str) -> Any:
+    if not isinstance(tree, Mapping):
+        raise ConfigError(prefix.rstrip("."), tree, "expected a mapping")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(tree) - names)
+    if unknown:
+        raise ConfigError(prefix + unknown[0], tree[unknown[0]], "unknown setting")
+    kwargs = {name: _coerce(hints[name], tree[name], prefix + name) for name in names if name in tree}
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:  # noqa: PLR0911 - one branch per supported type
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(typing.cast("type[Any]", hint), value, key + ".")
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+        return _coerce(inner, value, key)
+    if origin is tuple:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ConfigError(key, value, "expected a list")
+        return tuple(_coerce(typing.get_args(hint)[0], item, key) for item in items)
+    if origin is Mapping:
+        if not isinstance(value, Mapping):
+            raise ConfigError(key, value, "expected a mapping")
+        return {str(k): _coerce(typing.get_args(hint)[1], v, f"{key}.{k}") for k, v in value.items()}
+    return _scalar(hint, value, key)
+
+
+def _scalar(hint: Any, value: Any, key: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(key, value, "expected true or false")
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ConfigError(key, value, f"expected a number ({hint.__name__})")
+        try:
+            number = hint(value)
+        except ValueError as exc:
+            raise ConfigError(key, value, f"expected a number ({hint.__name__})") from exc
+        if hint is int and number != float(value):
+            raise ConfigError(key, value, "expected a whole number")
+        return number
+    if hint is Path:
+        return Path(str(value))
+    return str(value)
+
+
+def _validate(s: Settings) -> None:
+    _check_url("upstream.url", s.upstream.url)
+    for key, port in (("port", s.port), ("admin_port", s.admin_port)):
+        _check(key, port, 0 <= port <= 65535, "must be between 0 and 65535")  # noqa: PLR2004
+    _check("sampling.rate", s.sampling.rate, 0.0 <= s.sampling.rate <= 1.0, "must be between 0 and 1")
+    for section, rates in (("sampling.routes", s.sampling.routes), ("sampling.models", s.sampling.models)):
+        for name, rate in rates.items():
+            _check(f"{section}.{name}", rate, 0.0 <= rate <= 1.0, "must be between 0 and 1")
+    for key, value in (
+        ("upstream.connect_timeout_seconds", s.upstream.connect_timeout_seconds),
+        ("upstream.read_timeout_seconds", s.upstream.read_timeout_seconds),
+        ("upstream.max_connections", s.upstream.max_connections),
+        ("max_body_bytes", s.max_body_bytes),
+        ("sampling.queue_size", s.sampling.queue_size),
+        ("sampling.capture_max_bytes", s.sampling.capture_max_bytes),
+        ("sample_log.max_bytes", s.sample_log.max_bytes),
+    ):
+        _check(key, value, value > 0, "must be positive")
+    _check("shutdown_timeout_seconds", s.shutdown_timeout_seconds, s.shutdown_timeout_seconds >= 0, ">= 0")
+    levels = {"debug", "info", "warning", "error"}
+    _check("log.level", s.log.level, s.log.level in levels, f"must be one of {sorted(levels)}")
+    _check("log.format", s.log.format, s.log.format in {"json", "console"}, "must be json or console")
+    if s.sample_log.path is not None:
+        parent = s.sample_log.path.expanduser().resolve().parent
+        ok = parent.is_dir() and os.access(parent, os.W_OK)
+        _check("sample_log.path", str(s.sample_log.path), ok, "its directory is missing or not writable")
+
+
+def _check_url(key: str, url: str) -> None:
+    parts = urlsplit(url)
+    ok = parts.scheme in {"http", "https"} and bool(parts.hostname)
+    _check(key, url, ok, "must be an http(s) URL with a host, e.g. http://127.0.0.1:8000")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(key, url, "has an invalid port") from exc
+
+
+def _check(key: str, value: Any, ok: bool, problem: str) -> None:
+    if not ok:
+        raise ConfigError(key, value, problem)
