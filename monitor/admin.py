@@ -15,10 +15,12 @@ __all__ = ["build_admin_app", "upstream_reachable"]
 _PROBE_TIMEOUT_SECONDS = 1.0
 
 
-async def upstream_reachable(url: URL, timeout: float = _PROBE_TIMEOUT_SECONDS) -> bool:
+async def upstream_reachable(url: URL) -> bool:
     """Whether a TCP connection to the upstream opens; cheap, and independent of the server's API."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(url.host, url.port), timeout)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(url.host, url.port), _PROBE_TIMEOUT_SECONDS
+        )
     except (OSError, TimeoutError):
         return False
     writer.close()
@@ -27,7 +29,9 @@ async def upstream_reachable(url: URL, timeout: float = _PROBE_TIMEOUT_SECONDS) 
     return True
 
 
-def build_admin_app(registry: CollectorRegistry, upstream: URL, pipeline_started: Callable[[], bool]) -> web.Application:
+def build_admin_app(
+    registry: CollectorRegistry, upstream: URL, pipeline_started: Callable[[], bool]
+) -> web.Application:
     """The admin application.
 
     Parameters

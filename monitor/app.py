@@ -17,7 +17,7 @@ from monitor.errors import ConfigError
 from monitor.export.labels import ModelLabels
 from monitor.export.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.sampling import Sampler, SampleQueue
+from monitor.sampling import SampleQueue, Sampler
 from monitor.settings import Settings
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
@@ -44,7 +44,9 @@ class Monitor:
 MONITOR = web.AppKey("monitor", Monitor)
 
 
-def build(settings: Settings, registry: CollectorRegistry | None = None, sinks: Sequence[Sink] = ()) -> Monitor:
+def build(
+    settings: Settings, registry: CollectorRegistry | None = None, sinks: Sequence[Sink] = ()
+) -> Monitor:
     """Wire the stages. ``sinks`` are added to the JSONL sample log, when that is configured."""
     metrics = Metrics(registry or CollectorRegistry(auto_describe=True), settings.models)
     all_sinks: list[Sink] = list(sinks)
@@ -75,8 +77,16 @@ async def _run_proxy(app: web.Application) -> AsyncIterator[None]:
     s = monitor.settings
     labels = ModelLabels(s.models, s.max_auto_models, monitor.metrics.add_model)
     async with open_session(s.upstream) as session:
-        monitor.proxy = Proxy(URL(s.upstream.url), session, Sampler(s.sampling), monitor.queue, labels,
-                              monitor.metrics, s.sampling.capture_max_bytes, s.sampling.canary_header)  # fmt: skip
+        monitor.proxy = Proxy(
+            URL(s.upstream.url),
+            session,
+            Sampler(s.sampling),
+            monitor.queue,
+            labels,
+            monitor.metrics,
+            s.sampling.capture_max_bytes,
+            s.sampling.canary_header,
+        )
         yield
 
 
@@ -114,8 +124,12 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    proxy_runner = web.AppRunner(monitor.proxy_app, handler_cancellation=True, access_log=None,
-                                 shutdown_timeout=settings.shutdown_timeout_seconds)  # fmt: skip
+    proxy_runner = web.AppRunner(
+        monitor.proxy_app,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+    )
     admin_runner = web.AppRunner(monitor.admin_app, access_log=None)
     try:
         port = await _start(proxy_runner, settings.host, settings.port, "port")

@@ -15,7 +15,9 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="safety-monitor", description="Watch a deployed LLM for safety regressions.")
+    parser = argparse.ArgumentParser(
+        prog="safety-monitor", description="Watch a deployed LLM for safety regressions."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -58,10 +60,15 @@ def _serve(args: argparse.Namespace) -> int:
     from monitor.settings import load_settings  # noqa: PLC0415
 
     overrides = {
-        "upstream.url": args.upstream, "host": args.host, "port": args.port, "admin_host": args.admin_host,
-        "admin_port": args.admin_port, "sampling.rate": args.sample_rate,
-        "sample_log.path": str(args.sample_log) if args.sample_log else None, "log.level": args.log_level,
-    }  # fmt: skip
+        "upstream.url": args.upstream,
+        "host": args.host,
+        "port": args.port,
+        "admin_host": args.admin_host,
+        "admin_port": args.admin_port,
+        "sampling.rate": args.sample_rate,
+        "sample_log.path": str(args.sample_log) if args.sample_log else None,
+        "log.level": args.log_level,
+    }
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings.log.level, settings.log.format, settings.capture_text)
     asyncio.run(serve(settings))

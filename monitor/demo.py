@@ -40,8 +40,11 @@ async def _start_fake() -> tuple[web.AppRunner, str]:
 async def _traffic(base: str, rate: float, counter: Callable[[], None]) -> None:
     async with aiohttp.ClientSession() as session:
         for number, prompt in enumerate(itertools.cycle(DEMO_PROMPTS)):
-            payload = {"model": "demo-model", "messages": [{"role": "user", "content": prompt}],
-                       "stream": number % 2 == 1}  # fmt: skip
+            payload = {
+                "model": "demo-model",
+                "messages": [{"role": "user", "content": prompt}],
+                "stream": number % 2 == 1,
+            }
             with contextlib.suppress(aiohttp.ClientError):
                 async with session.post(f"{base}/v1/chat/completions", json=payload) as response:
                     await response.read()
@@ -54,8 +57,15 @@ async def run_demo(port: int, admin_port: int, rate: float, duration: float | No
     configure_logging("warning")
     fake, upstream = await _start_fake()
     sample_log = Path(tempfile.mkdtemp(prefix="safety-monitor-demo-")) / "samples.jsonl"
-    settings = load_settings(environ={}, overrides={
-        "upstream.url": upstream, "port": port, "admin_port": admin_port, "sample_log.path": str(sample_log)})  # fmt: skip
+    settings = load_settings(
+        environ={},
+        overrides={
+            "upstream.url": upstream,
+            "port": port,
+            "admin_port": admin_port,
+            "sample_log.path": str(sample_log),
+        },
+    )
     stop = asyncio.Event()
     ports: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
     server = asyncio.create_task(serve(settings, stop, lambda p, a: ports.set_result((p, a))))
@@ -66,7 +76,9 @@ async def run_demo(port: int, admin_port: int, rate: float, duration: float | No
     print(f"sample log        : {sample_log}")
     print("Ctrl-C to stop.")
     sent = [0]
-    traffic = asyncio.create_task(_traffic(f"http://127.0.0.1:{proxy_port}", rate, lambda: sent.__setitem__(0, sent[0] + 1)))
+    traffic = asyncio.create_task(
+        _traffic(f"http://127.0.0.1:{proxy_port}", rate, lambda: sent.__setitem__(0, sent[0] + 1))
+    )
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), duration)
     stop.set()

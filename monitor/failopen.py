@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 import structlog
 
@@ -31,7 +32,7 @@ class FailOpen:
         self.metrics = metrics
         self._log = structlog.get_logger("monitor.failopen")
 
-    def __enter__(self) -> FailOpen:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -41,5 +42,7 @@ class FailOpen:
             return False
         reason = exc.reason if isinstance(exc, MonitorError) else MonitorError.reason
         self.metrics.internal_errors.labels(self.stage, reason).inc()
-        self._log.error("stage_failed", stage=self.stage, reason=reason, error=type(exc).__name__, exc_info=exc)
+        self._log.error(
+            "stage_failed", stage=self.stage, reason=reason, error=type(exc).__name__, exc_info=exc
+        )
         return True

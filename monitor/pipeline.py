@@ -61,9 +61,9 @@ class Pipeline:
             with self._guard:
                 await self._process(batch)
 
-    async def drain(self, timeout: float) -> int:
-        """Process what is queued now, for at most ``timeout`` seconds; returns how many were left."""
-        deadline = time.monotonic() + timeout
+    async def drain(self, deadline_seconds: float) -> int:
+        """Process what is queued now, for at most ``deadline_seconds``; returns how many were left."""
+        deadline = time.monotonic() + deadline_seconds
         while not self.queue.empty() and time.monotonic() < deadline:
             batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
             with contextlib.suppress(TimeoutError):
@@ -78,8 +78,10 @@ class Pipeline:
         samples = [s for s in map(self._parse, batch) if s is not None]
         for _ in batch:
             self.queue.task_done()
-        if samples:
+        if samples and self.sinks:
             await asyncio.to_thread(self._write, samples)
+        elif samples:
+            self.metrics.samples_processed.inc(len(samples))
 
     def _parse(self, exchange: Exchange) -> Sample | None:
         if not 200 <= exchange.status < 300:  # noqa: PLR2004

@@ -51,7 +51,9 @@ class Sampler:
         }
         self._draw = self._hashed if settings.deterministic else self._random
 
-    def decide(self, method: str, path: str, model: str | None, request_id: str, headers: Mapping[str, str]) -> bool:
+    def decide(
+        self, method: str, path: str, model: str | None, request_id: str, headers: Mapping[str, str]
+    ) -> bool:
         """True when this exchange should be copied."""
         rate = self._route_rates.get(path)
         if rate is None or method != "POST":

@@ -65,7 +65,7 @@ class SamplingSettings:
     force_header: str = "X-Safety-Monitor-Sample"
     canary_header: str = "X-Safety-Monitor-Canary"
     queue_size: int = 1024
-    capture_max_bytes: int = 1 << 20
+    capture_max_bytes: int = 256 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +181,7 @@ def _build(cls: type[Any], tree: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _coerce(hint: Any, value: Any, key: str) -> Any:  # noqa: PLR0911 - one branch per supported type
+def _coerce(hint: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(typing.cast("type[Any]", hint), value, key + ".")

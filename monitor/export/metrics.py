@@ -49,17 +49,21 @@ CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 UPSTREAM_REASONS = tuple(
     e.reason for e in (UpstreamConnectError, UpstreamTimeoutError, UpstreamDisconnectError)
 )
-DROP_REASONS = ("queue_full", "error_response") + tuple(
-    e.reason
-    for e in (
-        NotJsonError,
-        InvalidUtf8Error,
-        UnsupportedPayloadError,
-        TruncatedCaptureError,
-        CaptureError,
-        SinkError,
-        MonitorError,
-    )
+DROP_REASONS = (
+    "queue_full",
+    "error_response",
+    *(
+        e.reason
+        for e in (
+            NotJsonError,
+            InvalidUtf8Error,
+            UnsupportedPayloadError,
+            TruncatedCaptureError,
+            CaptureError,
+            SinkError,
+            MonitorError,
+        )
+    ),
 )
 STAGES = ("capture", "pipeline", "sink")
 
@@ -88,7 +92,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, models: Iterable[str] = ()) -> None:
         self.registry = registry
         self._models = [*models, OTHER]
-        build_info = Gauge("llm_safety_build_info", "Build of the monitor; always 1.", ["version"], registry=registry)
+        build_info = Gauge(
+            "llm_safety_build_info", "Build of the monitor; always 1.", ["version"], registry=registry
+        )
         build_info.labels(__version__).set(1)
         self.requests = Counter(
             "llm_safety_proxy_requests",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiohttp import web
 __all__ = ["FakeUpstream", "fake_reply"]
 
 HOLD_MODEL = "hold"
+CREATED = 1_700_000_000  # fixed, so two identical requests get identical bytes
 
 
 def fake_reply(prompt: str) -> str:
@@ -78,8 +78,14 @@ class FakeUpstream:
     async def _echo(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append((request.path_qs, dict(request.headers), body))
-        return web.json_response({"method": request.method, "path": request.path_qs,
-                                  "headers": dict(request.headers), "body_length": len(body)})  # fmt: skip
+        return web.json_response(
+            {
+                "method": request.method,
+                "path": request.path_qs,
+                "headers": dict(request.headers),
+                "body_length": len(body),
+            }
+        )
 
     async def _slow(self, request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("seconds", "5")))
@@ -92,12 +98,16 @@ class FakeUpstream:
 
     async def _gzip(self, _: web.Request) -> web.Response:
         body = gzip.compress(b'{"compressed": true}', mtime=0)
-        return web.Response(body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+        return web.Response(
+            body=body, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
 
     async def _stream_then_reset(self, request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await response.write(_sse(_chunk("chat.completion.chunk", [{"index": 0, "delta": {"content": "Half"}}])))
+        await response.write(
+            _sse(_chunk("chat.completion.chunk", [{"index": 0, "delta": {"content": "Half"}}]))
+        )
         await asyncio.sleep(0.05)
         if request.transport is not None:
             request.transport.abort()
@@ -116,8 +126,14 @@ class FakeUpstream:
             body = json.loads(raw)
             prompt = _prompt_of(body, chat)
         except (ValueError, KeyError, TypeError, IndexError):
-            err = {"error": {"message": "could not parse the JSON body", "type": "invalid_request_error",
-                             "param": None, "code": None}}  # fmt: skip
+            err = {
+                "error": {
+                    "message": "could not parse the JSON body",
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
             return web.json_response(err, status=400)
         text = self.reply(prompt)
         n = int(body.get("n") or 1)
@@ -132,7 +148,9 @@ class FakeUpstream:
     async def _stream(
         self, request: web.Request, model: str, text: str, n: int, chat: bool, tools: bool, usage: bool
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         kind = "chat.completion.chunk" if chat else "text_completion"
         self.active_streams += 1
@@ -171,7 +189,7 @@ def _pieces(text: str) -> list[str]:
 
 
 def _chunk(kind: str, choices: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"id": "fake-1", "object": kind, "created": int(time.time()), "model": "fake-model", "choices": choices}
+    return {"id": "fake-1", "object": kind, "created": CREATED, "model": "fake-model", "choices": choices}
 
 
 def _sse(payload: dict[str, Any]) -> bytes:
@@ -183,8 +201,9 @@ def _final_choice(index: int, text: str, chat: bool, tools: bool) -> dict[str, A
         return {"index": index, "text": text, "finish_reason": "stop", "logprobs": None}
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if tools:
-        message["tool_calls"] = [{"id": "call_0", "type": "function",
-                                  "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]  # fmt: skip
+        message["tool_calls"] = [
+            {"id": "call_0", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+        ]
     return {"index": index, "message": message, "finish_reason": "tool_calls" if tools else "stop"}
 
 
@@ -195,16 +214,24 @@ def _delta(index: int, piece: str, chat: bool) -> dict[str, Any]:
 
 
 def _tool_delta(index: int) -> dict[str, Any]:
-    calls = [{"index": 0, "id": "call_0", "type": "function", "function": {"name": "lookup", "arguments": '{"q"'}}]
+    calls = [
+        {"index": 0, "id": "call_0", "type": "function", "function": {"name": "lookup", "arguments": '{"q"'}}
+    ]
     return {"index": index, "delta": {"tool_calls": calls}, "finish_reason": None}
 
 
 def _finish(index: int, chat: bool, reason: str) -> dict[str, Any]:
-    return {"index": index, "delta": {}, "finish_reason": reason} if chat else {
-        "index": index, "text": "", "finish_reason": reason}  # fmt: skip
+    return (
+        {"index": index, "delta": {}, "finish_reason": reason}
+        if chat
+        else {"index": index, "text": "", "finish_reason": reason}
+    )
 
 
 def _usage(prompt: str, text: str, n: int) -> dict[str, int]:
     prompt_tokens, completion_tokens = len(prompt.split()), len(text.split()) * n
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }

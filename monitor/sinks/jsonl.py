@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -70,7 +69,9 @@ class JsonlSink:
         """Append the batch, rotating first whenever the next line would pass ``max_bytes``."""
         try:
             for sample in samples:
-                line = json.dumps(sample_record(sample, self.capture_text), ensure_ascii=False).encode() + b"\n"
+                line = (
+                    json.dumps(sample_record(sample, self.capture_text), ensure_ascii=False).encode() + b"\n"
+                )
                 self._append(line)
             if self._file is not None:
                 self._file.flush()
@@ -97,8 +98,8 @@ class JsonlSink:
             for index in range(self.backups - 1, 0, -1):
                 older = self.path.with_name(f"{self.path.name}.{index}")
                 if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+                    older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
         self._file = self.path.open("ab")
         self._size = 0
 

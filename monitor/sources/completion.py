@@ -31,11 +31,19 @@ def to_sample(exchange: Exchange) -> Sample:
     else:
         choices, usage, done = _from_body(_json(exchange.response_body))
     return Sample(
-        request_id=exchange.request_id, route=exchange.route, model=exchange.model, prompt=prompt,
-        choices=choices, status=exchange.status, streamed=exchange.streamed, started_at=exchange.started_at,
-        duration_seconds=exchange.duration_seconds, complete=exchange.complete and done,
-        canary=exchange.canary, usage=usage,
-    )  # fmt: skip
+        request_id=exchange.request_id,
+        route=exchange.route,
+        model=exchange.model,
+        prompt=prompt,
+        choices=choices,
+        status=exchange.status,
+        streamed=exchange.streamed,
+        started_at=exchange.started_at,
+        duration_seconds=exchange.duration_seconds,
+        complete=exchange.complete and done,
+        canary=exchange.canary,
+        usage=usage,
+    )
 
 
 def _json(body: bytes) -> Any:

@@ -8,9 +8,18 @@ __all__ = ["HOP_BY_HOP", "REQUEST_ID", "request_headers", "response_headers"]
 
 REQUEST_ID = "X-Request-ID"
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade"}
-)  # fmt: skip
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 # The client library sets these from the target URL and the body it sends.
 _REQUEST_OWN = frozenset({"host", "content-length"})
 # aiohttp sets Content-Length from StreamResponse.content_length.
@@ -18,7 +27,9 @@ _RESPONSE_OWN = frozenset({"content-length"})
 
 
 def _filtered(headers: CIMultiDictProxy[str], own: frozenset[str]) -> CIMultiDict[str]:
-    named = {token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")}
+    named = {
+        token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")
+    }
     drop = HOP_BY_HOP | own | named
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in drop)
 

@@ -17,12 +17,12 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from monitor.errors import UpstreamError
+from monitor.errors import TruncatedCaptureError, UpstreamError
 from monitor.events import Exchange
 from monitor.export.labels import ModelLabels, route_label
 from monitor.export.metrics import Metrics
 from monitor.failopen import FailOpen
-from monitor.sampling import Sampler, SampleQueue, model_name
+from monitor.sampling import SampleQueue, Sampler, model_name
 from monitor.sources.headers import REQUEST_ID, request_headers, response_headers
 from monitor.sources.upstream import map_upstream_errors
 
@@ -35,8 +35,12 @@ def error_response(status: int, message: str, code: str, request_id: str) -> web
     """An OpenAI-style JSON error body, so SDKs surface it like any API error."""
     kind = "invalid_request_error" if status < 500 else "upstream_error"  # noqa: PLR2004
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json",
-                        headers={REQUEST_ID: request_id})  # fmt: skip
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type="application/json",
+        headers={REQUEST_ID: request_id},
+    )
 
 
 class _ClientGoneError(Exception):
@@ -146,9 +150,13 @@ class Proxy:
     def _start_capture(self, request: web.Request, ex: _Exchange) -> None:
         name = model_name(ex.body) if ex.body else None
         ex.model = self.labels(name)
-        if self.sampler.decide(request.method, request.path, name, ex.request_id, request.headers):
-            ex.tee = _Tee(self.capture_max_bytes)
-            ex.canary = request.headers.get(self.canary_header)
+        if not self.sampler.decide(request.method, request.path, name, ex.request_id, request.headers):
+            return
+        if len(ex.body) > self.capture_max_bytes:
+            self.metrics.drop(TruncatedCaptureError.reason)  # keeps queued memory bounded
+            return
+        ex.tee = _Tee(self.capture_max_bytes)
+        ex.canary = request.headers.get(self.canary_header)
 
     async def _relay(self, request: web.Request, ex: _Exchange) -> web.StreamResponse:
         url = self.upstream.with_path(self._prefix + request.raw_path, encoded=True)
@@ -164,7 +172,11 @@ class Proxy:
         try:
             return await self._stream(request, upstream, ex, before - ex.started)
         finally:
-            upstream.close()
+            # A fully read response returns its connection to the pool; anything else must not.
+            if ex.complete:
+                upstream.release()
+            else:
+                upstream.close()
 
     async def _stream(
         self, request: web.Request, upstream: aiohttp.ClientResponse, ex: _Exchange, overhead: float
@@ -174,7 +186,9 @@ class Proxy:
         ex.content_type = upstream.headers.get("Content-Type", "")
         ex.streamed = ex.content_type.startswith(_STREAM_TYPE)
         response = web.StreamResponse(
-            status=upstream.status, reason=upstream.reason, headers=response_headers(upstream.headers, ex.request_id)
+            status=upstream.status,
+            reason=upstream.reason,
+            headers=response_headers(upstream.headers, ex.request_id),
         )
         if upstream.content_length is not None:
             response.content_length = upstream.content_length
@@ -197,7 +211,9 @@ class Proxy:
         ex.complete = True
         return response
 
-    async def _pump(self, upstream: aiohttp.ClientResponse, response: web.StreamResponse, ex: _Exchange) -> None:
+    async def _pump(
+        self, upstream: aiohttp.ClientResponse, response: web.StreamResponse, ex: _Exchange
+    ) -> None:
         reader, tee, first = upstream.content, ex.tee, True
         while True:
             with map_upstream_errors():
@@ -232,8 +248,15 @@ class Proxy:
         duration = time.perf_counter() - ex.started
         self.metrics.duration_by_route[ex.route].observe(duration)
         self.metrics.request_counter(ex.route, ex.model, ex.status).inc()
-        self._log.debug("exchange_proxied", request_id=ex.request_id, route=ex.route, model=ex.model,
-                        status=ex.status, duration_seconds=duration, sampled=ex.tee is not None)  # fmt: skip
+        self._log.debug(
+            "exchange_proxied",
+            request_id=ex.request_id,
+            route=ex.route,
+            model=ex.model,
+            status=ex.status,
+            duration_seconds=duration,
+            sampled=ex.tee is not None,
+        )
         if ex.tee is not None:
             with self._guard:
                 self.queue.offer(self._freeze(ex, duration))
@@ -243,8 +266,17 @@ class Proxy:
         tee = ex.tee
         assert tee is not None  # noqa: S101 - only called for sampled exchanges
         return Exchange(
-            request_id=ex.request_id, route=ex.route, model=ex.model, request_body=ex.body, status=ex.status,
-            content_type=ex.content_type, response_chunks=tuple(tee.chunks), streamed=ex.streamed,
-            started_at=time.time() - duration, duration_seconds=duration, complete=ex.complete,
-            truncated=tee.truncated, canary=ex.canary,
-        )  # fmt: skip
+            request_id=ex.request_id,
+            route=ex.route,
+            model=ex.model,
+            request_body=ex.body,
+            status=ex.status,
+            content_type=ex.content_type,
+            response_chunks=tuple(tee.chunks),
+            streamed=ex.streamed,
+            started_at=time.time() - duration,
+            duration_seconds=duration,
+            complete=ex.complete,
+            truncated=tee.truncated,
+            canary=ex.canary,
+        )

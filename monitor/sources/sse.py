@@ -6,7 +6,7 @@ __all__ = ["SseDecoder"]
 
 
 class SseDecoder:
-    """Feed bytes in any chunking; get back the ``data`` of each complete event.
+    r"""Feed bytes in any chunking; get back the ``data`` of each complete event.
 
     Multi-line ``data`` fields are joined with ``\\n``; comments and other fields are ignored. A
     trailing event without its blank line is not returned (the stream was cut).
@@ -33,5 +33,5 @@ class SseDecoder:
                     self._data = []
             elif line.startswith("data:"):
                 value = line[5:]
-                self._data.append(value[1:] if value.startswith(" ") else value)
+                self._data.append(value.removeprefix(" "))
         return events

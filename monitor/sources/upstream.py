@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,7 +36,7 @@ def map_upstream_errors() -> Iterator[None]:
     """Translate aiohttp client errors into :class:`UpstreamError` subclasses."""
     try:
         yield
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         msg = "upstream timed out"
         raise UpstreamTimeoutError(msg) from exc
     except aiohttp.ClientConnectorError as exc:

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from monitor.app import Monitor, build
+from monitor.fakes.upstream import FakeUpstream
+from monitor.settings import load_settings
+from monitor.sinks.memory import MemorySink
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+async def start_app(app: web.Application, **runner_kwargs: Any) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on a free loopback port; returns the runner and its base URL."""
+    runner_kwargs = {"handler_cancellation": True, "shutdown_timeout": 2.0} | runner_kwargs
+    runner = web.AppRunner(app, access_log=None, **runner_kwargs)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+@dataclass
+class Running:
+    monitor: Monitor
+    sink: MemorySink
+    url: str
+    admin_url: str
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.monitor.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def fake() -> FakeUpstream:
+    return FakeUpstream()
+
+
+@pytest.fixture
+async def upstream_url(fake: FakeUpstream) -> AsyncIterator[str]:
+    runner, url = await start_app(fake.app())
+    yield url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def start_monitor() -> AsyncIterator[Callable[..., Any]]:
+    """Start proxy + admin for given settings overrides; everything is torn down after the test."""
+    runners: list[web.AppRunner] = []
+
+    async def start(upstream: str, **overrides: Any) -> Running:
+        settings = load_settings(environ={}, overrides={"upstream.url": upstream, **overrides})
+        sink = MemorySink()
+        monitor = build(settings, CollectorRegistry(), sinks=[sink])
+        proxy, url = await start_app(monitor.proxy_app)
+        admin, admin_url = await start_app(monitor.admin_app)
+        runners.extend([proxy, admin])
+        return Running(monitor, sink, url, admin_url)
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def running(start_monitor: Callable[..., Any], upstream_url: str) -> Running:
+    """A monitor sampling everything in front of the fake upstream."""
+    return await start_monitor(upstream_url)

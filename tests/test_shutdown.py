@@ -1,0 +1,73 @@
+"""SIGTERM: stop accepting, let in-flight streams finish, flush the queue, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+
+import aiohttp
+from conftest import start_app
+
+from monitor.fakes.upstream import FakeUpstream
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_healthy(url: str) -> None:
+    async with asyncio.timeout(30), aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+
+
+async def test_sigterm_finishes_streams_and_flushes(tmp_path):
+    """A stream in flight at SIGTERM completes, its sample is written, and the process exits 0."""
+    fake_runner, upstream = await start_app(FakeUpstream(chunk_delay_seconds=0.05).app())
+    port, admin = free_port(), free_port()
+    log = tmp_path / "samples.jsonl"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "monitor",
+        "serve",
+        "--upstream",
+        upstream,
+        "--port",
+        str(port),
+        "--admin-port",
+        str(admin),
+        "--sample-log",
+        str(log),
+    )
+    try:
+        await wait_healthy(f"http://127.0.0.1:{admin}/healthz")
+        body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body) as response,
+        ):
+            first = await response.content.readany()
+            process.send_signal(signal.SIGTERM)
+            rest = await response.read()
+        assert first.startswith(b"data: ")
+        assert rest.endswith(b"data: [DONE]\n\n")
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+        [record] = [json.loads(line) for line in log.read_text().splitlines()]
+        assert record["complete"] is True
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        await fake_runner.cleanup()
