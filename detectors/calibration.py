@@ -57,6 +57,6 @@ def arl_per_days(
     per sampled request.
 
     >>> arl_per_days(30, 10, 0.1, 4)
-    1036800.0
+    10368000.0
     """
     return days * _SECONDS_PER_DAY * requests_per_second * sample_rate * signals

@@ -28,7 +28,7 @@ class BernoulliCusum:
     Examples
     --------
     >>> detector = BernoulliCusum(p0=0.95, p1=0.85)
-    >>> for _ in range(300):
+    >>> for _ in range(13):  # each failure adds log(0.15 / 0.05); the threshold is log(1e6)
     ...     detector.update(0.0)
     >>> detector.drift_detected
     True
