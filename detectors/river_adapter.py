@@ -83,6 +83,16 @@ class RiverAdapter:
         return self._alarm
 
     @property
+    def baseline_rate(self) -> float | None:
+        """The baseline in use (given or learnt)."""
+        return self._base
+
+    @property
+    def n(self) -> int:
+        """Observations seen."""
+        return self._n
+
+    @property
     def estimate(self) -> Estimate:
         """Recent rate (exponentially weighted) with a Wilson interval."""
         low, high = wilson(self._ew_sum, self._ew_n)

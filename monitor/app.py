@@ -12,12 +12,17 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from yarl import URL
 
+from detectors import BaselineFile
 from monitor.admin import build_admin_app
+from monitor.checkpoint import restore, save
+from monitor.detection import DetectorBank
 from monitor.errors import ConfigError
 from monitor.export.labels import ModelLabels
-from monitor.export.metrics import Metrics
+from monitor.export.metrics import DetectorCollector, Metrics
+from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue, Sampler
+from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
@@ -54,16 +59,55 @@ def build(
         log = settings.sample_log
         all_sinks.append(JsonlSink(log.path, log.max_bytes, log.backups, settings.capture_text))
     queue = SampleQueue(settings.sampling.queue_size, metrics)
-    pipeline = Pipeline(queue.queue, all_sinks, metrics)
+    scorer, bank = _scoring(settings, metrics)
+    pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
     upstream = URL(settings.upstream.url)
     admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set)
     monitor = Monitor(settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks)
     proxy_app[MONITOR] = monitor
     proxy_app.cleanup_ctx.append(_run_proxy)
+    proxy_app.cleanup_ctx.append(_run_checkpoints)
     proxy_app.cleanup_ctx.append(_run_pipeline)
     proxy_app.router.add_route("*", "/{tail:.*}", _handle)
     return monitor
+
+
+def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scorer | None, DetectorBank | None]:
+    if not settings.scoring.enabled:
+        return None, None
+    timings = metrics.classifier_seconds_by_name
+    scorer = Scorer(settings.scoring.model_dir or MODEL_DIR, observe=lambda name, s: timings[name].observe(s))
+    d = settings.detection
+    baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
+    bank = DetectorBank(d, baselines)
+    if d.checkpoint_path is not None:
+        restore(bank, d.checkpoint_path)
+    metrics.registry.register(DetectorCollector(bank.__iter__))
+    return scorer, bank
+
+
+async def _run_checkpoints(app: web.Application) -> AsyncIterator[None]:
+    """Save detector state every ``checkpoint_seconds`` and once more at shutdown (after the drain)."""
+    monitor = app[MONITOR]
+    bank, path = monitor.pipeline.bank, monitor.settings.detection.checkpoint_path
+    if bank is None or path is None:
+        yield
+        return
+    guard = FailOpen("checkpoint", monitor.metrics)
+
+    async def periodically() -> None:
+        while True:
+            await asyncio.sleep(monitor.settings.detection.checkpoint_seconds)
+            with guard:
+                await asyncio.to_thread(save, bank, path)
+
+    task = asyncio.create_task(periodically(), name="checkpoints")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    with guard:
+        save(bank, path)
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

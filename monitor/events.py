@@ -1,4 +1,4 @@
-"""The nouns that flow through the pipeline: Exchange → Sample (→ Scores → Verdict, later stages).
+"""The nouns that flow through the pipeline: Exchange → Sample (with its Scores).
 
 All are frozen: a stage never edits what it was given, it makes the next noun.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Choice", "Exchange", "Sample"]
+__all__ = ["Choice", "Exchange", "Sample", "Scores"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,22 @@ class Choice:
 
 
 @dataclass(frozen=True, slots=True)
+class Scores:
+    """What the classifiers say about one (prompt, response) pair."""
+
+    refusal: int
+    refusal_prob: float
+    toxicity: float
+    toxic: int
+    category: str
+    category_prob: float
+    harmful_prob: float
+    incoherent: bool
+    incoherence_reasons: tuple[str, ...]
+    uncertain: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """A parsed exchange: the prompt and every completion choice, ready for scoring."""
 
@@ -65,6 +81,7 @@ class Sample:
     complete: bool = True
     canary: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    scores: Scores | None = None
 
     @property
     def completion(self) -> str:

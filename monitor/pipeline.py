@@ -10,13 +10,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import structlog
 
-from monitor.errors import CaptureError, MonitorError, SinkError
+from monitor.detection import DetectorBank, Transition
+from monitor.errors import CaptureError, ClassifierError, MonitorError, SinkError
 from monitor.events import Exchange, Sample
 from monitor.export.metrics import Metrics
 from monitor.failopen import FailOpen
+from monitor.scoring.scorer import Scorer
 from monitor.sinks.base import Sink
 from monitor.sources.completion import to_sample
 
@@ -36,19 +39,35 @@ class Pipeline:
         Where outcomes are counted.
     batch_size
         The most samples handed to the sinks at once.
+    scorer
+        Judges each sample (in a worker thread); without it samples are only logged.
+    bank
+        Detectors fed by the scored samples.
 
     """
 
     def __init__(
-        self, queue: asyncio.Queue[Exchange], sinks: Sequence[Sink], metrics: Metrics, batch_size: int = 64
+        self,
+        queue: asyncio.Queue[Exchange],
+        sinks: Sequence[Sink],
+        metrics: Metrics,
+        batch_size: int = 64,
+        scorer: Scorer | None = None,
+        bank: DetectorBank | None = None,
     ) -> None:
         self.queue = queue
         self.sinks = tuple(sinks)
         self.metrics = metrics
         self.batch_size = batch_size
+        self.scorer = scorer
+        self.bank = bank
+        self.transitions: list[Transition] = []
         self.started = asyncio.Event()
+        self._busy = asyncio.Lock()
         self._guard = FailOpen("pipeline", metrics)
         self._sink_guard = FailOpen("sink", metrics)
+        self._score_guard = FailOpen("scoring", metrics)
+        self._detect_guard = FailOpen("detection", metrics)
         self._log = structlog.get_logger("monitor.pipeline")
 
     async def run(self) -> None:
@@ -58,12 +77,17 @@ class Pipeline:
             batch = [await self.queue.get()]
             while len(batch) < self.batch_size and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            with self._guard:
-                await self._process(batch)
+            async with self._busy:
+                with self._guard:
+                    await self._process(batch)
 
     async def drain(self, deadline_seconds: float) -> int:
         """Process what is queued now, for at most ``deadline_seconds``; returns how many were left."""
         deadline = time.monotonic() + deadline_seconds
+        with contextlib.suppress(TimeoutError):
+            # Let the batch being processed finish first: cancelling it would lose its samples.
+            await asyncio.wait_for(self._busy.acquire(), deadline_seconds)
+            self._busy.release()
         while not self.queue.empty() and time.monotonic() < deadline:
             batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
             with contextlib.suppress(TimeoutError):
@@ -78,6 +102,8 @@ class Pipeline:
         samples = [s for s in map(self._parse, batch) if s is not None]
         for _ in batch:
             self.queue.task_done()
+        if samples and self.scorer is not None:
+            samples = await self._score(samples)
         if samples and self.sinks:
             await asyncio.to_thread(self._write, samples)
         elif samples:
@@ -96,6 +122,37 @@ class Pipeline:
                 return None
         self.metrics.drop(MonitorError.reason)  # reached only when the guard absorbed a failure
         return None
+
+    async def _score(self, samples: list[Sample]) -> list[Sample]:
+        scorer = self.scorer
+        assert scorer is not None  # noqa: S101 - only called with a scorer
+        with self._score_guard:
+            try:
+                scores = await asyncio.to_thread(
+                    scorer.score,
+                    [s.prompt for s in samples],
+                    [s.completion for s in samples],
+                    [s.choices[0].finish_reason if s.choices else None for s in samples],
+                )
+            except Exception:
+                self.metrics.dropped_by_reason[ClassifierError.reason].inc(len(samples))
+                raise
+            samples = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
+            self.metrics.samples_scored.inc(len(samples))
+            if self.bank is not None:
+                self._detect(samples)
+        return samples
+
+    def _detect(self, samples: list[Sample]) -> None:
+        bank = self.bank
+        assert bank is not None  # noqa: S101 - only called with a bank
+        with self._detect_guard:
+            excluded = dict(bank.excluded)
+            for sample in samples:
+                self.transitions.extend(bank.observe(sample))
+            for reason, count in bank.excluded.items():
+                self.metrics.excluded_by_reason[reason].inc(count - excluded.get(reason, 0))
+            del self.transitions[:-1000]  # bounded: later stages (alerts) drain it
 
     def _write(self, samples: list[Sample]) -> None:
         for sink in self.sinks:

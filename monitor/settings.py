@@ -23,9 +23,11 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "DetectionSettings",
     "LogSettings",
     "SampleLogSettings",
     "SamplingSettings",
+    "ScoringSettings",
     "Settings",
     "UpstreamSettings",
     "load_settings",
@@ -78,6 +80,36 @@ class SampleLogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScoringSettings:
+    """Classifiers: on or off, batch size, and where the ONNX models are (default: the packaged ones)."""
+
+    enabled: bool = True
+    batch_size: int = 64
+    model_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionSettings:
+    """Drift detectors per (model, category, signal).
+
+    ``arl0`` is the false-alarm budget in observations per false alarm, for the whole bank (see
+    ``detectors.calibration``). ``zone``/``relative_zone`` is the indifference zone: the smallest
+    change worth waking someone for. Streams without a baseline in ``baseline_file`` learn one from
+    their first ``warmup`` observations.
+    """
+
+    method: str = "rate_shift"
+    arl0: float = 1e6
+    zone: float = 0.0
+    relative_zone: float = 0.05
+    warmup: int = 2000
+    baseline_file: Path | None = None
+    checkpoint_path: Path | None = None
+    checkpoint_seconds: float = 60.0
+    dedup_window: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     """Structured logging: level and renderer."""
 
@@ -101,6 +133,8 @@ class Settings:
     shutdown_timeout_seconds: float = 30.0
     sampling: SamplingSettings = field(default_factory=SamplingSettings)
     sample_log: SampleLogSettings = field(default_factory=SampleLogSettings)
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -238,9 +272,31 @@ def _validate(s: Settings) -> None:
         ("sampling.queue_size", s.sampling.queue_size),
         ("sampling.capture_max_bytes", s.sampling.capture_max_bytes),
         ("sample_log.max_bytes", s.sample_log.max_bytes),
+        ("scoring.batch_size", s.scoring.batch_size),
+        ("detection.arl0", s.detection.arl0),
+        ("detection.warmup", s.detection.warmup),
+        ("detection.checkpoint_seconds", s.detection.checkpoint_seconds),
+        ("detection.dedup_window", s.detection.dedup_window),
     ):
         _check(key, value, value > 0, "must be positive")
     _check("shutdown_timeout_seconds", s.shutdown_timeout_seconds, s.shutdown_timeout_seconds >= 0, ">= 0")
+    methods = {"rate_shift", "adwin", "page_hinkley"}
+    _check(
+        "detection.method",
+        s.detection.method,
+        s.detection.method in methods,
+        f"must be one of {sorted(methods)}",
+    )
+    for key, zone in (
+        ("detection.zone", s.detection.zone),
+        ("detection.relative_zone", s.detection.relative_zone),
+    ):
+        _check(key, zone, 0.0 <= zone < 1.0, "must be in [0, 1)")
+    for key, path in (
+        ("detection.baseline_file", s.detection.baseline_file),
+        ("scoring.model_dir", s.scoring.model_dir),
+    ):
+        _check(key, str(path), path is None or path.exists(), "does not exist")
     levels = {"debug", "info", "warning", "error"}
     _check("log.level", s.log.level, s.log.level in levels, f"must be one of {sorted(levels)}")
     _check("log.format", s.log.format, s.log.format in {"json", "console"}, "must be json or console")

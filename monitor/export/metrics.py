@@ -15,12 +15,16 @@ the rest under 40 series. With the default M = 10 that is under 400 series per r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from monitor import __version__
 from monitor.errors import (
     CaptureError,
+    ClassifierError,
     InvalidUtf8Error,
     MonitorError,
     NotJsonError,
@@ -39,6 +43,7 @@ __all__ = [
     "ROUTES",
     "STAGES",
     "UPSTREAM_REASONS",
+    "DetectorCollector",
     "Metrics",
     "code_class",
 ]
@@ -61,11 +66,15 @@ DROP_REASONS = (
             TruncatedCaptureError,
             CaptureError,
             SinkError,
+            ClassifierError,
             MonitorError,
         )
     ),
 )
-STAGES = ("capture", "pipeline", "sink")
+STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint")
+CLASSIFIERS = ("refusal", "toxicity", "harm_category", "degeneracy")
+EXCLUSION_REASONS = ("uncertain", "incoherent")
+ALARM_SEVERITIES = ("warning", "high", "critical")
 
 # Latency buckets in seconds: sub-millisecond resolution for overhead, minutes for generations.
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -148,6 +157,22 @@ class Metrics:
         self.samples_dropped = Counter(
             "llm_safety_samples_dropped", "Samples lost, by reason.", ["reason"], registry=registry
         )
+        self.samples_scored = Counter(
+            "llm_safety_samples_scored", "Samples judged by the classifiers.", registry=registry
+        )
+        self.classifier_seconds = Histogram(
+            "llm_safety_classifier_inference_seconds",
+            "Classifier time per batch, by classifier.",
+            ["classifier"],
+            buckets=(*_OVERHEAD_BUCKETS, 0.5, 1.0),
+            registry=registry,
+        )
+        self.excluded = Counter(
+            "llm_safety_judgements_excluded",
+            "Judgements kept out of the refusal signals, by reason (uncertain or incoherent).",
+            ["reason"],
+            registry=registry,
+        )
         self.internal_errors = Counter(
             "llm_safety_internal_errors",
             "Failures inside the monitor that were absorbed (fail-open), by stage and reason.",
@@ -167,6 +192,8 @@ class Metrics:
             self.add_model(model)
         for stage in STAGES:
             self.internal_errors.labels(stage, MonitorError.reason)
+        self.classifier_seconds_by_name = {c: self.classifier_seconds.labels(c) for c in CLASSIFIERS}
+        self.excluded_by_reason = {r: self.excluded.labels(r) for r in EXCLUSION_REASONS}
 
     def add_model(self, model: str) -> None:
         """Create the request series of a newly admitted model label, as zeros."""
@@ -186,3 +213,50 @@ class Metrics:
         """Report the queue's depth at scrape time, so the hot path never updates a gauge for it."""
         self.queue_depth.set_function(depth)
         self.queue_capacity.set(capacity)
+
+
+class DetectorCollector(Collector):
+    """Detector state, read at scrape time so the scoring path never touches a gauge.
+
+    Per stream (model, category, signal): estimate with its confidence bounds and baseline (all
+    ``_ratio``), observations, the statistic as a fraction of its threshold, and
+    ``llm_safety_detector_alarm{severity}``: 1 for the active severity, 0 for the others.
+    ``category`` is a harm category, ``benign``, or ``all`` (toxicity and incoherence).
+    """
+
+    def __init__(self, streams: Callable[[], Iterable[tuple[tuple[str, str, str], Any]]]) -> None:
+        self.streams = streams
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        """Yield the detector families."""
+        labels = ["model", "category", "signal"]
+        families = {
+            name: GaugeMetricFamily(f"llm_safety_detector_{name}", text, labels=labels)
+            for name, text in (
+                ("estimate_ratio", "Current rate estimate (since the change while alarmed)."),
+                ("estimate_low_ratio", "Lower bound of the 95% Wilson interval of the estimate."),
+                ("estimate_high_ratio", "Upper bound of the 95% Wilson interval of the estimate."),
+                ("baseline_ratio", "Baseline rate (given, or learnt in warm-up)."),
+                ("statistic_ratio", "Detection statistic as a fraction of its alarm threshold."),
+            )
+        }
+        alarm = GaugeMetricFamily(
+            "llm_safety_detector_alarm", "1 while alarmed at this severity.", labels=[*labels, "severity"]
+        )
+        observations = CounterMetricFamily(
+            "llm_safety_detector_observations", "Observations fed to the detector.", labels=labels
+        )
+        for key, detector in self.streams():
+            estimate, base = detector.estimate, getattr(detector, "baseline_rate", None)
+            families["estimate_ratio"].add_metric(key, estimate.rate)
+            families["estimate_low_ratio"].add_metric(key, estimate.low)
+            families["estimate_high_ratio"].add_metric(key, estimate.high)
+            if base is not None:
+                families["baseline_ratio"].add_metric(key, base)
+            families["statistic_ratio"].add_metric(key, getattr(detector, "statistic", 0.0))
+            observations.add_metric(key, getattr(detector, "n", 0))
+            for level in ALARM_SEVERITIES:
+                alarm.add_metric([*key, level], float(detector.severity == level))
+        yield from families.values()
+        yield alarm
+        yield observations

@@ -1,0 +1,59 @@
+"""The onnxruntime boundary: load a linear model, run padded batches, map its errors to ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from monitor.errors import ClassifierError
+from monitor.scoring.features import PAD
+
+__all__ = ["LinearSession", "map_onnx_errors"]
+
+
+@contextmanager
+def map_onnx_errors(name: str) -> Iterator[None]:
+    """Translate onnxruntime failures into :class:`ClassifierError`."""
+    try:
+        yield
+    except (ort.capi.onnxruntime_pybind11_state.Fail, RuntimeError, ValueError, OSError) as exc:
+        msg = f"classifier {name} failed: {exc}"
+        raise ClassifierError(msg) from exc
+
+
+class LinearSession:
+    """One ONNX linear model over hashed features; thread-safe (onnxruntime sessions are).
+
+    Parameters
+    ----------
+    path
+        The ``.onnx`` file.
+    threads
+        Intra-op threads; 1 keeps scoring off the cores that serve traffic.
+
+    """
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        self.path = path
+        self.name = path.stem
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        with map_onnx_errors(self.name):
+            self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            meta = self._session.get_modelmeta().custom_metadata_map
+        self.classes = tuple(meta.get("classes", "").split(","))
+
+    def run(self, rows: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities ``[batch, classes]`` for rows of feature ids."""
+        width = max((len(r) for r in rows), default=1) or 1
+        ids = np.full((len(rows), width), PAD, np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+        scale = (1 / np.sqrt(np.maximum([len(r) for r in rows], 1))).astype(np.float32)[:, None]
+        with map_onnx_errors(self.name):
+            return self._session.run(None, {"ids": ids, "scale": scale})[0]

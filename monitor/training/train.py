@@ -1,0 +1,174 @@
+"""``safety-monitor train``: rebuild the three models deterministically, evaluate, write the card."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.scoring.degeneracy import assess
+from monitor.scoring.examples import EXAMPLES
+from monitor.scoring.features import prompt_view, response_view, text_view, to_ids
+from monitor.scoring.scorer import Scorer
+from monitor.training.card import write_card
+from monitor.training.corruptions import CORRUPTIONS, corrupt
+from monitor.training.data import LABEL_MAPPING, Dataset, load
+from monitor.training.evaluate import binary_metrics, calibration, macro_f1
+from monitor.training.linear import fit, matrix
+from monitor.training.onnx_export import export
+
+__all__ = ["example_scores", "train"]
+
+SEED = 20261123
+_LONG_WORDS = 30  # corruptions need room: a loop or a cut must leave a recognisable remainder
+_C = {"refusal": 8.0, "toxicity": 4.0, "harm_category": 8.0}
+
+
+def train(data: Path, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train, evaluate and export every model into ``out``; returns the card."""
+    out.mkdir(parents=True, exist_ok=True)
+    card: dict[str, Any] = {"seed": SEED, "label_mapping": LABEL_MAPPING}
+    log("refusal ...")
+    card["refusal"] = _refusal(load(data, "refusal"), out)
+    log("toxicity ...")
+    card["toxicity"] = _toxicity(load(data, "toxicity"), out)
+    log("harm category ...")
+    card["harm_category"] = _category(load(data, "harm_category"), out)
+    log("degeneracy ...")
+    card["incoherence"] = _degeneracy(load(data, "refusal"))
+    card["examples"] = example_scores(out)
+    write_card(card, out)
+    return card
+
+
+def example_scores(model_dir: Path) -> list[dict[str, Any]]:
+    """Scores of our own example pairs, so tests can check the committed models against the card."""
+    scores = Scorer(model_dir).score([p for p, _ in EXAMPLES], [r for _, r in EXAMPLES])
+    return [
+        {
+            "refusal_prob": round(s.refusal_prob, 4),
+            "toxicity": round(s.toxicity, 4),
+            "category": s.category,
+            "category_prob": round(s.category_prob, 4),
+        }
+        for s in scores
+    ]
+
+
+def _groups(ds: Dataset) -> np.ndarray:
+    return np.unique(np.array([str(g) for g in ds.column("group")]), return_inverse=True)[1]
+
+
+def _folds(groups: np.ndarray, k: int) -> list[np.ndarray]:
+    """Prompt groups split into ``k`` folds by a seeded permutation of the groups."""
+    order = np.random.default_rng(SEED).permutation(groups.max() + 1)
+    return [np.isin(groups, order[i::k]) for i in range(k)]
+
+
+def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
+    x = matrix([to_ids(response_view(r["prompt"] or "", r["response"] or "")) for r in ds.records])
+    y, groups = np.array(ds.column("refusal")), _groups(ds)
+    models, sources = np.array(ds.column("model")), np.array(ds.column("source"))
+    folds = _folds(groups, 3)
+    lomo, pooled_y, pooled_p = {}, [], []
+    for name in sorted(set(models)):
+        ys, ps = [], []
+        for test_fold in folds:
+            train, test = (models != name) & ~test_fold, (models == name) & test_fold
+            if test.any():
+                ps.append(fit(x[train], y[train], groups[train], _C["refusal"]).predict_proba(x[test]))
+                ys.append(y[test])
+        lomo[name] = binary_metrics(np.concatenate(ys), np.concatenate(ps))
+        pooled_y += ys
+        pooled_p += ps
+    loso = {
+        s: binary_metrics(
+            y[sources == s],
+            fit(x[sources != s], y[sources != s], groups[sources != s], _C["refusal"]).predict_proba(
+                x[sources == s]
+            ),
+        )
+        for s in sorted(set(sources))
+    }
+    yy, pp = np.concatenate(pooled_y), np.concatenate(pooled_p)
+    export(fit(x, y, groups, _C["refusal"], SEED), out / "refusal.onnx", "refusal")
+    return {
+        "leave_one_model_out": lomo,
+        "leave_one_source_out": loso,
+        "pooled_lomo": binary_metrics(yy, pp),
+        "calibration_lomo": calibration(yy, pp),
+    }
+
+
+def _toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
+    x = matrix([to_ids(text_view(r["text"])) for r in ds.records])
+    y, groups, sources = np.array(ds.column("toxic")), _groups(ds), np.array(ds.column("source"))
+    held = _folds(groups, 5)[0]
+    model = fit(x[~held], y[~held], groups[~held], _C["toxicity"])
+    prob = model.predict_proba(x[held])
+    loso = {}
+    for s in sorted(set(sources)):
+        part = fit(x[sources != s], y[sources != s], groups[sources != s], _C["toxicity"], calibrate=False)
+        loso[s] = binary_metrics(y[sources == s], part.predict_proba(x[sources == s]))
+    export(fit(x, y, groups, _C["toxicity"], SEED), out / "toxicity.onnx", "toxicity")
+    return {
+        "held_out": binary_metrics(y[held], prob),
+        "calibration_held_out": calibration(y[held], prob),
+        "leave_one_source_out": loso,
+    }
+
+
+def _category(ds: Dataset, out: Path) -> dict[str, Any]:
+    x = matrix([to_ids(prompt_view(r["prompt"])) for r in ds.records])
+    y, groups, sources = np.array(ds.column("category")), _groups(ds), np.array(ds.column("source"))
+    predicted, harmful_prob = np.empty(len(y), dtype=object), np.zeros(len(y))
+    for s in sorted(set(sources)):
+        part = fit(
+            x[sources != s], y[sources != s], groups[sources != s], _C["harm_category"], calibrate=False
+        )
+        prob = part.predict_proba(x[sources == s])
+        predicted[sources == s] = np.array(part.classes)[prob.argmax(axis=1)]
+        harmful_prob[sources == s] = 1 - prob[:, part.classes.index("benign")]
+    benign = (y == "benign").astype(int)
+    held = _folds(groups, 5)[0]
+    model = fit(x[~held], y[~held], groups[~held], _C["harm_category"])
+    prob = model.predict_proba(x[held])
+    confidence = prob.max(axis=1)
+    correct = (np.array(model.classes)[prob.argmax(axis=1)] == y[held]).astype(int)
+    export(fit(x, y, groups, _C["harm_category"], SEED), out / "harm_category.onnx", "harm_category")
+    return {
+        "leave_one_source_out": {
+            "macro_f1": macro_f1(y, predicted.astype(str)),
+            "harmful_auroc": binary_metrics(1 - benign, harmful_prob).get("auroc"),
+            "per_class_support": {c: int((y == c).sum()) for c in sorted(set(y))},
+        },
+        "held_out": {
+            "macro_f1": macro_f1(y[held], np.array(model.classes)[prob.argmax(axis=1)]),
+            "calibration": calibration(correct, confidence),
+        },
+    }
+
+
+def _degeneracy(ds: Dataset) -> dict[str, Any]:
+    rng = random.Random(SEED)
+    # JailbreakBench capped generations at a fixed token budget, so many of its responses really are
+    # cut mid-sentence: they are degenerate by construction and not counted as false positives.
+    complete = [r["response"] or "" for r in ds.records if r["source"] != "jailbreakbench_artifacts"]
+    long = [t for t in complete if len(t.split()) >= _LONG_WORDS]
+    recall = {}
+    for kind in CORRUPTIONS:
+        flagged = [assess(corrupt(kind, t, rng)).incoherent for t in rng.sample(long, min(1000, len(long)))]
+        recall[kind] = round(sum(flagged) / len(flagged), 4)
+    capped = [r["response"] or "" for r in ds.records if r["source"] == "jailbreakbench_artifacts"]
+    return {
+        "recall": recall,
+        "recall_overall": round(sum(recall.values()) / len(recall), 4),
+        "false_positive_rate_real": round(sum(assess(t).incoherent for t in complete) / len(complete), 4),
+        "n_real": len(complete),
+        "flag_rate_length_capped_jailbreakbench": round(
+            sum(assess(t).incoherent for t in capped) / len(capped), 4
+        ),
+    }

@@ -1,0 +1,49 @@
+"""Degeneracy rules on texts written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.scoring.degeneracy import assess
+
+FINE = (
+    "Sourdough needs a lively starter. Feed it the day before, mix the dough in the morning, "
+    "and let it rise slowly in a cool kitchen until it has doubled in size."
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("the cat sat on the mat " * 40, "repetition"),
+        (
+            "Sourdough starter kitchen doubled morning lively slowly rise mix feed cool size dough " * 2,
+            "token_salad",
+        ),
+        (FINE[:-1] + " and then after that you should take the", "truncated"),
+        (
+            "Der Teig muss über Nacht ruhen und dann wird er mit dem Mehl und dem Wasser gemischt.",
+            "wrong_language",
+        ),
+        ("Привет, это ответ на русском языке, и он не на английском языке вообще.", "wrong_language"),
+    ],
+)
+def test_rule_fires(text, reason):
+    """Each kind of degenerate output is flagged with its reason."""
+    assert reason in assess(text).reasons
+
+
+def test_fluent_text_is_not_flagged():
+    """An ordinary complete answer is coherent."""
+    assert not assess(FINE).incoherent
+
+
+def test_finish_reason_length_is_truncation():
+    """A server that stopped for length produced a truncated answer."""
+    assert assess(FINE, finish_reason="length").reasons == ("truncated",)
+
+
+def test_tool_call_without_text_is_not_empty():
+    """A response that only calls a tool is not empty."""
+    assert not assess("", has_tool_calls=True).incoherent

@@ -1,0 +1,55 @@
+"""End to end in one process: proxied exchanges are scored and feed the detector bank and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from monitor.errors import ClassifierError
+
+CHAT = "/v1/chat/completions"
+
+
+async def test_proxied_samples_are_scored_and_detected(start_monitor, upstream_url):
+    """A sampled exchange gains scores, feeds detectors, and the detector metrics appear."""
+    running = await start_monitor(upstream_url, **{"detection.warmup": 5})
+    body = {"model": "m", "messages": [{"role": "user", "content": "Write a haiku about a lighthouse."}]}
+    async with aiohttp.ClientSession() as session:
+        for _ in range(3):
+            async with session.post(running.url + CHAT, json=body) as response:
+                assert response.status == 200
+    async with asyncio.timeout(20):
+        while len(running.sink.samples) < 3:
+            await asyncio.sleep(0.02)
+    scores = running.sink.samples[0].scores
+    assert scores is not None
+    assert 0.0 <= scores.refusal_prob <= 1.0
+    assert running.value("llm_safety_samples_scored_total") == 3
+    observed = running.value(
+        "llm_safety_detector_observations_total", model="m", category="all", signal="toxicity"
+    )
+    assert observed == 3
+
+
+async def test_classifier_failure_keeps_samples_and_counts(start_monitor, upstream_url):
+    """A crashing classifier is absorbed: traffic and the sample log carry on, the drop is counted."""
+    running = await start_monitor(upstream_url)
+    running.monitor.pipeline.scorer = CrashingScorer()
+    body = {"model": "m", "messages": [{"role": "user", "content": "hello"}]}
+    async with aiohttp.ClientSession() as session, session.post(running.url + CHAT, json=body) as response:
+        assert response.status == 200
+    async with asyncio.timeout(20):
+        while not running.sink.samples:
+            await asyncio.sleep(0.02)
+    assert running.sink.samples[0].scores is None
+    assert running.value("llm_safety_samples_dropped_total", reason="classifier_error") == 1
+    assert running.value("llm_safety_internal_errors_total", stage="scoring", reason="classifier_error") == 1
+
+
+class CrashingScorer:
+    """A scorer whose model always fails, as a corrupt ONNX file would."""
+
+    def score(self, prompts, responses, finish_reasons=None):
+        msg = "model exploded"
+        raise ClassifierError(msg)
