@@ -22,6 +22,7 @@ from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue, Sampler
+from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
 from monitor.sinks.base import Sink
@@ -73,11 +74,12 @@ def build(
     return monitor
 
 
-def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scorer | None, DetectorBank | None]:
+def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, DetectorBank | None]:
     if not settings.scoring.enabled:
         return None, None
-    timings = metrics.classifier_seconds_by_name
-    scorer = Scorer(settings.scoring.model_dir or MODEL_DIR, observe=lambda name, s: timings[name].observe(s))
+    model_dir = settings.scoring.model_dir or MODEL_DIR
+    processes = settings.scoring.processes
+    scorer: Scoring = ProcessScoring(model_dir, processes) if processes else ThreadScoring(Scorer(model_dir))
     d = settings.detection
     baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
     bank = DetectorBank(d, baselines)
@@ -144,6 +146,8 @@ async def _run_pipeline(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
     for sink in monitor.sinks:
         await asyncio.to_thread(sink.close)
+    if monitor.pipeline.scorer is not None:
+        monitor.pipeline.scorer.close()
 
 
 async def _start(runner: web.AppRunner, host: str, port: int, key: str) -> int:

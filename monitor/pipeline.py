@@ -19,7 +19,7 @@ from monitor.errors import CaptureError, ClassifierError, MonitorError, SinkErro
 from monitor.events import Exchange, Sample
 from monitor.export.metrics import Metrics
 from monitor.failopen import FailOpen
-from monitor.scoring.scorer import Scorer
+from monitor.scoring.runner import Scoring
 from monitor.sinks.base import Sink
 from monitor.sources.completion import to_sample
 
@@ -40,7 +40,7 @@ class Pipeline:
     batch_size
         The most samples handed to the sinks at once.
     scorer
-        Judges each sample (in a worker thread); without it samples are only logged.
+        Judges each sample (in a worker process or thread); without it samples are only logged.
     bank
         Detectors fed by the scored samples.
 
@@ -52,7 +52,7 @@ class Pipeline:
         sinks: Sequence[Sink],
         metrics: Metrics,
         batch_size: int = 64,
-        scorer: Scorer | None = None,
+        scorer: Scoring | None = None,
         bank: DetectorBank | None = None,
     ) -> None:
         self.queue = queue
@@ -128,8 +128,7 @@ class Pipeline:
         assert scorer is not None  # noqa: S101 - only called with a scorer
         with self._score_guard:
             try:
-                scores = await asyncio.to_thread(
-                    scorer.score,
+                scores, timings = await scorer.score(
                     [s.prompt for s in samples],
                     [s.completion for s in samples],
                     [s.choices[0].finish_reason if s.choices else None for s in samples],
@@ -137,6 +136,8 @@ class Pipeline:
             except Exception:
                 self.metrics.dropped_by_reason[ClassifierError.reason].inc(len(samples))
                 raise
+            for name, seconds in timings.items():
+                self.metrics.classifier_seconds_by_name[name].observe(seconds)
             samples = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
             self.metrics.samples_scored.inc(len(samples))
             if self.bank is not None:

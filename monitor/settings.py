@@ -81,11 +81,15 @@ class SampleLogSettings:
 
 @dataclass(frozen=True, slots=True)
 class ScoringSettings:
-    """Classifiers: on or off, batch size, and where the ONNX models are (default: the packaged ones)."""
+    """Classifiers: on or off, batch size, model folder (default: packaged) and worker processes.
+
+    ``processes: 0`` scores in a thread of the proxy process instead of a worker process.
+    """
 
     enabled: bool = True
     batch_size: int = 64
     model_dir: Path | None = None
+    processes: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +283,7 @@ def _validate(s: Settings) -> None:
         ("detection.dedup_window", s.detection.dedup_window),
     ):
         _check(key, value, value > 0, "must be positive")
+    _check("scoring.processes", s.scoring.processes, 0 <= s.scoring.processes <= 64, "must be 0..64")  # noqa: PLR2004
     _check("shutdown_timeout_seconds", s.shutdown_timeout_seconds, s.shutdown_timeout_seconds >= 0, ">= 0")
     methods = {"rate_shift", "adwin", "page_hinkley"}
     _check(

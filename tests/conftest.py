@@ -56,7 +56,8 @@ async def start_monitor() -> AsyncIterator[Callable[..., Any]]:
     runners: list[web.AppRunner] = []
 
     async def start(upstream: str, **overrides: Any) -> Running:
-        settings = load_settings(environ={}, overrides={"upstream.url": upstream, **overrides})
+        defaults = {"upstream.url": upstream, "scoring.processes": 0}  # a thread: instant start-up
+        settings = load_settings(environ={}, overrides={**defaults, **overrides})
         sink = MemorySink()
         monitor = build(settings, CollectorRegistry(), sinks=[sink])
         proxy, url = await start_app(monitor.proxy_app)

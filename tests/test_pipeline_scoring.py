@@ -7,6 +7,8 @@ import asyncio
 import aiohttp
 
 from monitor.errors import ClassifierError
+from monitor.scoring.runner import ProcessScoring, ThreadScoring
+from monitor.scoring.scorer import MODEL_DIR, Scorer
 
 CHAT = "/v1/chat/completions"
 
@@ -50,6 +52,22 @@ async def test_classifier_failure_keeps_samples_and_counts(start_monitor, upstre
 class CrashingScorer:
     """A scorer whose model always fails, as a corrupt ONNX file would."""
 
-    def score(self, prompts, responses, finish_reasons=None):
+    async def score(self, prompts, responses, finish):
         msg = "model exploded"
         raise ClassifierError(msg)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_process_scoring_matches_in_process():
+    """Scoring in a worker process gives the same scores as in-process, and reports timings."""
+    prompts, responses, finish = ["Write a haiku."], ["Waves fold into foam."], [None]
+    pool = ProcessScoring(MODEL_DIR)
+    try:
+        remote, timings = await pool.score(prompts, responses, finish)
+    finally:
+        pool.close()
+    local, _ = await ThreadScoring(Scorer()).score(prompts, responses, finish)
+    assert remote == local
+    assert set(timings) == {"features", "refusal", "toxicity", "harm_category", "degeneracy"}

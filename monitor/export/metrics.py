@@ -72,7 +72,7 @@ DROP_REASONS = (
     ),
 )
 STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint")
-CLASSIFIERS = ("refusal", "toxicity", "harm_category", "degeneracy")
+CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "degeneracy")
 EXCLUSION_REASONS = ("uncertain", "incoherent")
 ALARM_SEVERITIES = ("warning", "high", "critical")
 

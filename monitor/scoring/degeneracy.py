@@ -20,6 +20,8 @@ from dataclasses import dataclass
 __all__ = ["Degeneracy", "assess"]
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_SYMBOL = re.compile(r"[^\w\s]")
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
 _ENGLISH = frozenset(
     "the a an and or of to in is are was be it that this for on with as you i we not can have do "
     "your my at by from but if will would there their they he she his her what which how all so".split()
@@ -47,7 +49,7 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
     reasons = []
     if not stripped and not has_tool_calls:
         reasons.append("empty")
-    words = [w.lower() for w in _WORD.findall(stripped)]
+    words = _WORD.findall(stripped.lower())
     if _is_loop(stripped, words):
         reasons.append("repetition")
     if _is_salad(stripped, words):
@@ -65,7 +67,7 @@ def _is_loop(text: str, words: list[str]) -> bool:
         if len(set(grams)) / len(grams) < 0.35:  # noqa: PLR2004 - measured on real responses
             return True
     raw = text.encode()
-    return len(raw) >= 400 and len(zlib.compress(raw)) / len(raw) < 0.12  # noqa: PLR2004
+    return len(raw) >= 400 and len(zlib.compress(raw, 1)) / len(raw) < 0.15  # noqa: PLR2004
 
 
 def _is_salad(text: str, words: list[str]) -> bool:
@@ -73,8 +75,8 @@ def _is_salad(text: str, words: list[str]) -> bool:
         function_words = sum(w in _ENGLISH or w in _OTHER for w in words)
         if function_words / len(words) < 0.03:  # noqa: PLR2004
             return True
-    visible = [c for c in text if not c.isspace()]
-    return len(visible) >= 40 and sum(not c.isalnum() for c in visible) / len(visible) > 0.5  # noqa: PLR2004
+    visible = len(text) - sum(map(len, re.findall(r"\s+", text)))
+    return visible >= 40 and len(_SYMBOL.findall(text)) / visible > 0.5  # noqa: PLR2004
 
 
 def _breaks_off(text: str, words: list[str]) -> bool:
@@ -88,9 +90,10 @@ def _breaks_off(text: str, words: list[str]) -> bool:
 
 
 def _is_foreign(text: str, words: list[str]) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    if len(letters) >= 30 and sum(c.isascii() for c in letters) / len(letters) < 0.75:  # noqa: PLR2004
-        return True
+    if not text.isascii():
+        letters = sum(map(len, words))
+        if letters >= 30 and len(_NON_ASCII_LETTER.findall(text)) / letters > 0.25:  # noqa: PLR2004
+            return True
     if len(words) < _MIN_WORDS:
         return False
     english = sum(w in _ENGLISH for w in words)

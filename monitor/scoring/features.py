@@ -1,64 +1,133 @@
 """Hashed n-gram features shared by training and inference, so the two can never disagree.
 
-Each view turns text into a set of feature strings (namespaced, so the same n-gram means different
-things in a prompt and in a response's opening), hashed with CRC-32 into ``DIMS`` buckets. The ONNX
-models are linear over these buckets: a weight lookup and a sum, which onnxruntime does in
-microseconds and which needs no locale (unlike onnxruntime's StringNormalizer).
+Features are counted, not deduplicated. A text is hashed once: CRC-32 of each word, and
+polynomial rolling hashes of its character 3- to 5-grams, computed with numpy over the UTF-8
+bytes. Each model's view then takes namespaced subsets (the same word means different things in a
+prompt and in a response's opening) and mixes them into
+``DIMS`` buckets. The ONNX models are linear over these buckets: a weight lookup and a sum, which
+needs no locale (unlike onnxruntime's StringNormalizer) and costs microseconds.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DIMS", "PAD", "prompt_view", "response_view", "text_view", "to_ids"]
+__all__ = ["DIMS", "PAD", "Hashed", "hash_text", "prompt_view", "response_view", "text_view", "views"]
 
-DIMS = 1 << 18
+BITS = 18
+DIMS = 1 << BITS
 PAD = DIMS  # one extra all-zero row in every weight table
 _WORD = re.compile(r"[a-z0-9']+|[^\sa-z0-9]")
-_HEAD_CHARS = 240
 _MAX_CHARS = 4000
+_CHAR_CHARS = 1000
+_HEAD_CHARS = 240
+_OPENING_WORDS = 6
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_PRIME = np.uint64(1_099_511_628_211)
+_SHIFT = np.uint64(64 - BITS)
+# Namespaces: a distinct constant per (view, feature kind).
+_NS = {
+    name: np.uint64((zlib.crc32(name.encode()) * 0x100000001B3) % 2**64)
+    for name in (
+        "r1",
+        "r2",
+        "h",
+        "o",
+        "q1",
+        "len",
+        "t1",
+        "t2",
+        "c",
+        "p1",
+        "p2",
+        "pc",
+    )
+}
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text[:_MAX_CHARS].lower())
+@dataclass(frozen=True, slots=True)
+class Hashed:
+    """A text hashed once: word hashes, word-pair hashes, and character n-gram hashes by n."""
+
+    words: np.ndarray
+    pairs: np.ndarray
+    chars: tuple[np.ndarray, ...]
 
 
-def _grams(prefix: str, words: list[str], n: int) -> Iterable[str]:
-    return (prefix + " ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+def hash_text(text: str) -> Hashed:
+    """Hash a text's words, adjacent word pairs and character 3-5-grams."""
+    lowered = text[:_MAX_CHARS].lower()
+    words = np.fromiter((zlib.crc32(w.encode()) for w in _WORD.findall(lowered)), np.uint64)
+    pairs = words[:-1] * _PRIME + words[1:] if len(words) > 1 else words[:0]
+    data = np.frombuffer(f" {' '.join(lowered[:_CHAR_CHARS].split())} ".encode(), np.uint8).astype(np.uint64)
+    chars = []
+    for n in (3, 4, 5):  # unsigned array arithmetic wraps modulo 2**64 silently, as a hash should
+        h = np.zeros(max(len(data) - n + 1, 0), np.uint64)
+        for k in range(n):
+            h = h * _PRIME + data[k : k + len(h)]
+        chars.append(h)
+    return Hashed(words, pairs, tuple(chars))
 
 
-def _chars(prefix: str, text: str, low: int = 3, high: int = 5) -> Iterable[str]:
-    padded = f" {' '.join(text.lower().split())} "
-    return (prefix + padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1))
+def _bucket(values: np.ndarray, namespace: str) -> np.ndarray:
+    return (((values ^ _NS[namespace]) * _GOLDEN) >> _SHIFT).astype(np.int64)
 
 
-def response_view(prompt: str, response: str) -> set[str]:
+def _head(hashed: Hashed, chars: int) -> np.ndarray:
+    return np.concatenate([h[: max(chars - n + 1, 0)] for n, h in zip((3, 4, 5), hashed.chars, strict=True)])
+
+
+def _ids(parts: list[np.ndarray]) -> np.ndarray:
+    # Repeats are kept: the models count features (deduplicating cost more than the whole lookup).
+    return np.concatenate(parts)
+
+
+def response_view(prompt: Hashed, response: Hashed) -> np.ndarray:
     """Refusal features: the response's words, its opening (where refusals sit), and the prompt."""
-    words = _words(response)
-    head = response[:_HEAD_CHARS]
-    features = {*_grams("r1:", words, 1), *_grams("r2:", words, 2), *_chars("h:", head)}
-    features.update(f"o{i}:{w}" for i, w in enumerate(words[:6]))
-    features.update(_grams("q1:", _words(prompt), 1))
-    features.add(f"len:{min(len(words).bit_length(), 12)}")
-    return features
+    opening = response.words[:_OPENING_WORDS] * _PRIME + np.arange(
+        len(response.words[:_OPENING_WORDS]), dtype=np.uint64
+    )
+    length = np.array([min(len(response.words), 4095).bit_length()], np.uint64)
+    head = _head(response, _HEAD_CHARS)
+    return _ids(
+        [
+            _bucket(response.words, "r1"),
+            _bucket(response.pairs, "r2"),
+            _bucket(head, "h"),
+            _bucket(opening, "o"),
+            _bucket(prompt.words, "q1"),
+            _bucket(length, "len"),
+        ]
+    )
 
 
-def text_view(text: str) -> set[str]:
+def text_view(text: Hashed) -> np.ndarray:
     """Toxicity features: words, word pairs and character n-grams of the text."""
-    words = _words(text)
-    return {*_grams("t1:", words, 1), *_grams("t2:", words, 2), *_chars("c:", text[:1000])}
+    return _ids(
+        [_bucket(text.words, "t1"), _bucket(text.pairs, "t2"), _bucket(np.concatenate(text.chars), "c")]
+    )
 
 
-def prompt_view(prompt: str) -> set[str]:
+def prompt_view(prompt: Hashed) -> np.ndarray:
     """Harm-category features of a user prompt."""
-    words = _words(prompt)
-    return {*_grams("p1:", words, 1), *_grams("p2:", words, 2), *_chars("c:", prompt[:1000])}
+    return _ids(
+        [
+            _bucket(prompt.words, "p1"),
+            _bucket(prompt.pairs, "p2"),
+            _bucket(np.concatenate(prompt.chars), "pc"),
+        ]
+    )
 
 
-def to_ids(features: set[str]) -> np.ndarray:
-    """Bucket ids of a feature set (sorted, unique)."""
-    return np.unique(np.fromiter((zlib.crc32(f.encode()) % DIMS for f in features), np.int64, len(features)))
+def views(prompt: str, response: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The refusal, toxicity and harm-category features of one pair, hashing each text once."""
+    hashed_prompt, hashed_response = hash_text(prompt), hash_text(response)
+    return (
+        response_view(hashed_prompt, hashed_response),
+        text_view(hashed_response),
+        prompt_view(hashed_prompt),
+    )

@@ -13,7 +13,7 @@ import numpy as np
 
 from monitor.events import Scores
 from monitor.scoring.degeneracy import assess
-from monitor.scoring.features import prompt_view, response_view, text_view, to_ids
+from monitor.scoring.features import views
 from monitor.scoring.session import LinearSession
 
 __all__ = ["MODEL_DIR", "Scorer", "prompt_key"]
@@ -65,13 +65,13 @@ class Scorer:
         """Judge each (prompt, response) pair."""
         finish = finish_reasons or [None] * len(prompts)
         started = time.perf_counter()
-        refusal = self._refusal.run(
-            [to_ids(response_view(p, r)) for p, r in zip(prompts, responses, strict=True)]
-        )
+        features = [views(p, r) for p, r in zip(prompts, responses, strict=True)]
+        started = self._timed("features", started)
+        refusal = self._refusal.run([f[0] for f in features])
         started = self._timed("refusal", started)
-        toxicity = self._toxicity.run([to_ids(text_view(r)) for r in responses])
+        toxicity = self._toxicity.run([f[1] for f in features])
         started = self._timed("toxicity", started)
-        category = self._category.run([to_ids(prompt_view(p)) for p in prompts])
+        category = self._category.run([f[2] for f in features])
         started = self._timed("harm_category", started)
         scores = [
             self._judge(float(refusal[i, 0]), float(toxicity[i, 0]), category[i], responses[i], finish[i])

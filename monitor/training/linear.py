@@ -37,7 +37,7 @@ class LinearModel:
 
 
 def matrix(ids: Sequence[np.ndarray]) -> csr_matrix:
-    """Rows of L2-normalised binary features, as the ONNX graph scales them."""
+    """Rows of feature counts scaled by 1/sqrt(number of features), as the ONNX graph scales them."""
     lengths = np.fromiter((len(v) for v in ids), np.int64, len(ids))
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     indices = np.concatenate(ids) if len(ids) else np.zeros(0, np.int64)

@@ -11,7 +11,7 @@ import numpy as np
 
 from monitor.scoring.degeneracy import assess
 from monitor.scoring.examples import EXAMPLES
-from monitor.scoring.features import prompt_view, response_view, text_view, to_ids
+from monitor.scoring.features import hash_text, prompt_view, response_view, text_view
 from monitor.scoring.scorer import Scorer
 from monitor.training.card import write_card
 from monitor.training.corruptions import CORRUPTIONS, corrupt
@@ -69,7 +69,9 @@ def _folds(groups: np.ndarray, k: int) -> list[np.ndarray]:
 
 
 def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
-    x = matrix([to_ids(response_view(r["prompt"] or "", r["response"] or "")) for r in ds.records])
+    x = matrix(
+        [response_view(hash_text(r["prompt"] or ""), hash_text(r["response"] or "")) for r in ds.records]
+    )
     y, groups = np.array(ds.column("refusal")), _groups(ds)
     models, sources = np.array(ds.column("model")), np.array(ds.column("source"))
     folds = _folds(groups, 3)
@@ -104,7 +106,7 @@ def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
 
 
 def _toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
-    x = matrix([to_ids(text_view(r["text"])) for r in ds.records])
+    x = matrix([text_view(hash_text(r["text"])) for r in ds.records])
     y, groups, sources = np.array(ds.column("toxic")), _groups(ds), np.array(ds.column("source"))
     held = _folds(groups, 5)[0]
     model = fit(x[~held], y[~held], groups[~held], _C["toxicity"])
@@ -122,7 +124,7 @@ def _toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
 
 
 def _category(ds: Dataset, out: Path) -> dict[str, Any]:
-    x = matrix([to_ids(prompt_view(r["prompt"])) for r in ds.records])
+    x = matrix([prompt_view(hash_text(r["prompt"])) for r in ds.records])
     y, groups, sources = np.array(ds.column("category")), _groups(ds), np.array(ds.column("source"))
     predicted, harmful_prob = np.empty(len(y), dtype=object), np.zeros(len(y))
     for s in sorted(set(sources)):
@@ -143,7 +145,7 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
         "leave_one_source_out": {
             "macro_f1": macro_f1(y, predicted.astype(str)),
             "harmful_auroc": binary_metrics(1 - benign, harmful_prob).get("auroc"),
-            "per_class_support": {c: int((y == c).sum()) for c in sorted(set(y))},
+            "per_class_support": {str(c): int((y == c).sum()) for c in sorted(set(y))},
         },
         "held_out": {
             "macro_f1": macro_f1(y[held], np.array(model.classes)[prob.argmax(axis=1)]),

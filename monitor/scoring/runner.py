@@ -1,0 +1,112 @@
+"""Where scoring runs: a worker process (default) or a thread, behind one async interface.
+
+In a process, classifier CPU never holds the proxy's GIL, so it cannot stall the event loop that
+relays traffic; in a thread (``scoring.processes: 0``) start-up is instant, which tests prefer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import multiprocessing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Protocol
+
+from monitor.events import Scores
+from monitor.scoring.scorer import Scorer
+
+__all__ = ["ProcessScoring", "Scoring", "ThreadScoring"]
+
+Timings = dict[str, float]
+
+
+class Scoring(Protocol):
+    """Scores a batch without blocking the event loop; returns scores and seconds per classifier."""
+
+    async def score(
+        self, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+    ) -> tuple[list[Scores], Timings]:
+        """Judge the batch."""
+
+    def close(self) -> None:
+        """Release workers."""
+
+
+def _timed(
+    scorer: Scorer, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+) -> tuple[list[Scores], Timings]:
+    timings: Timings = {}
+    scorer.observe = timings.__setitem__  # one batch at a time per worker, so this is not shared
+    return scorer.score(prompts, responses, finish), timings
+
+
+class ThreadScoring:
+    """Score in a worker thread of this process (``Scorer`` is thread-safe)."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self.scorer = scorer
+
+    async def score(
+        self, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+    ) -> tuple[list[Scores], Timings]:
+        """Judge the batch in a thread."""
+        return await asyncio.to_thread(_timed, self.scorer, prompts, responses, finish)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@functools.cache
+def _worker_scorer(model_dir: str) -> Scorer:
+    """The scorer of this worker process, loaded once (the cache is per process)."""
+    return Scorer(Path(model_dir))
+
+
+def _score_in_worker(
+    model_dir: str, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+) -> tuple[list[Scores], Timings]:
+    return _timed(_worker_scorer(model_dir), prompts, responses, finish)
+
+
+class ProcessScoring:
+    """Score in ``processes`` worker processes that load the models once each.
+
+    Parameters
+    ----------
+    model_dir
+        Where the ONNX models are.
+    processes
+        Worker processes.
+
+    """
+
+    def __init__(self, model_dir: Path, processes: int = 1) -> None:
+        self.model_dir = model_dir
+        self.processes = processes
+        # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+        context = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(
+            processes, mp_context=context, initializer=_warm, initargs=(str(model_dir),)
+        )
+        self._call: Callable[..., tuple[list[Scores], Timings]] = functools.partial(
+            _score_in_worker, str(model_dir)
+        )
+
+    async def score(
+        self, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+    ) -> tuple[list[Scores], Timings]:
+        """Judge the batch in a worker process."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool, self._call, list(prompts), list(responses), list(finish)
+        )
+
+    def close(self) -> None:
+        """Stop the workers."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm(model_dir: str) -> None:
+    _worker_scorer(model_dir)
