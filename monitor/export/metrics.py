@@ -15,6 +15,7 @@ the rest under 40 series. With the default M = 10 that is under 400 series per r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -37,13 +38,16 @@ from monitor.errors import (
 )
 
 __all__ = [
+    "CATALOGUE",
     "CODE_CLASSES",
     "DROP_REASONS",
     "OTHER",
     "ROUTES",
+    "SPECS",
     "STAGES",
     "UPSTREAM_REASONS",
     "DetectorCollector",
+    "MetricSpec",
     "Metrics",
     "code_class",
 ]
@@ -81,6 +85,211 @@ _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric family: the single place its name, type, unit, labels and meaning are written.
+
+    ``attribute`` names the :class:`Metrics` attribute it becomes; families exported by a collector
+    at scrape time (the detector state) have none.
+    """
+
+    name: str
+    kind: str
+    help: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+    attribute: str = ""
+    buckets: tuple[float, ...] = ()
+
+    @property
+    def exposed(self) -> str:
+        """The name as scraped: counters gain ``_total``."""
+        return self.name + "_total" if self.kind == "counter" else self.name
+
+    def make(self, registry: CollectorRegistry) -> Any:
+        """Create the prometheus-client metric on ``registry``."""
+        if self.kind == "counter":
+            return Counter(self.name, self.help, self.labels, registry=registry)
+        if self.kind == "histogram":
+            return Histogram(self.name, self.help, self.labels, buckets=self.buckets, registry=registry)
+        return Gauge(self.name, self.help, self.labels, registry=registry)
+
+
+_D = ("model", "category", "signal")
+CATALOGUE: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "llm_safety_build_info",
+        "gauge",
+        "Build of the monitor; always 1.",
+        ("version",),
+        attribute="build_info",
+    ),
+    MetricSpec(
+        "llm_safety_proxy_requests",
+        "counter",
+        "Requests proxied, by route, model and status class.",
+        ("route", "model", "code_class"),
+        attribute="requests",
+    ),
+    MetricSpec(
+        "llm_safety_proxy_request_duration_seconds",
+        "histogram",
+        "Time from request received to last response byte sent.",
+        ("route",),
+        "seconds",
+        "duration",
+        _LATENCY_BUCKETS,
+    ),
+    MetricSpec(
+        "llm_safety_proxy_time_to_first_byte_seconds",
+        "histogram",
+        "Streamed responses: time from request received to first body chunk sent.",
+        ("route",),
+        "seconds",
+        "ttfb",
+        _LATENCY_BUCKETS,
+    ),
+    MetricSpec(
+        "llm_safety_proxy_overhead_seconds",
+        "histogram",
+        "Time the proxy itself adds: before the upstream call and before relaying its headers.",
+        (),
+        "seconds",
+        "overhead",
+        _OVERHEAD_BUCKETS,
+    ),
+    MetricSpec(
+        "llm_safety_proxy_requests_in_flight", "gauge", "Requests being proxied now.", attribute="in_flight"
+    ),
+    MetricSpec(
+        "llm_safety_proxy_upstream_errors",
+        "counter",
+        "Upstream failures, by reason.",
+        ("reason",),
+        attribute="upstream_errors",
+    ),
+    MetricSpec(
+        "llm_safety_proxy_client_disconnects",
+        "counter",
+        "Clients that closed the connection before the response ended.",
+        attribute="client_disconnects",
+    ),
+    MetricSpec(
+        "llm_safety_sample_queue_depth", "gauge", "Samples waiting to be processed.", attribute="queue_depth"
+    ),
+    MetricSpec(
+        "llm_safety_sample_queue_capacity",
+        "gauge",
+        "Size of the bounded sample queue.",
+        attribute="queue_capacity",
+    ),
+    MetricSpec(
+        "llm_safety_samples_taken", "counter", "Exchanges copied for scoring.", attribute="samples_taken"
+    ),
+    MetricSpec(
+        "llm_safety_samples_processed",
+        "counter",
+        "Samples parsed and handed to the sinks.",
+        attribute="samples_processed",
+    ),
+    MetricSpec(
+        "llm_safety_samples_dropped",
+        "counter",
+        "Samples lost, by reason.",
+        ("reason",),
+        attribute="samples_dropped",
+    ),
+    MetricSpec(
+        "llm_safety_samples_scored",
+        "counter",
+        "Samples judged by the classifiers.",
+        attribute="samples_scored",
+    ),
+    MetricSpec(
+        "llm_safety_classifier_inference_seconds",
+        "histogram",
+        "Classifier time per batch, by classifier.",
+        ("classifier",),
+        "seconds",
+        "classifier_seconds",
+        (*_OVERHEAD_BUCKETS, 0.5, 1.0),
+    ),
+    MetricSpec(
+        "llm_safety_judgements_excluded",
+        "counter",
+        "Judgements kept out of the refusal signals, by reason (uncertain or incoherent).",
+        ("reason",),
+        attribute="excluded",
+    ),
+    MetricSpec(
+        "llm_safety_internal_errors",
+        "counter",
+        "Failures inside the monitor that were absorbed (fail-open), by stage and reason.",
+        ("stage", "reason"),
+        attribute="internal_errors",
+    ),
+    MetricSpec(
+        "llm_safety_alerts_sent",
+        "counter",
+        "Alert notifications delivered, by sink.",
+        ("sink",),
+        attribute="alerts_sent",
+    ),
+    MetricSpec(
+        "llm_safety_alerts_failed",
+        "counter",
+        "Alert deliveries that failed (and will be retried), by sink.",
+        ("sink",),
+        attribute="alerts_failed",
+    ),
+    MetricSpec(
+        "llm_safety_alerts_dropped",
+        "counter",
+        "Alert notifications dropped from a full outbox, by sink.",
+        ("sink",),
+        attribute="alerts_dropped",
+    ),
+    MetricSpec(
+        "llm_safety_detector_estimate_ratio",
+        "gauge",
+        "Current rate estimate (since the change while alarmed).",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_estimate_low_ratio",
+        "gauge",
+        "Lower bound of the 95% Wilson interval of the estimate.",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_estimate_high_ratio",
+        "gauge",
+        "Upper bound of the 95% Wilson interval of the estimate.",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_baseline_ratio",
+        "gauge",
+        "Baseline rate (given, or learnt in warm-up).",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_statistic_ratio",
+        "gauge",
+        "Detection statistic as a fraction of its alarm threshold.",
+        _D,
+        "ratio",
+    ),
+    MetricSpec("llm_safety_detector_alarm", "gauge", "1 while alarmed at this severity.", (*_D, "severity")),
+    MetricSpec("llm_safety_detector_observations", "counter", "Observations fed to the detector.", _D),
+)
+SPECS = {spec.name: spec for spec in CATALOGUE}
+
+
 def code_class(status: int) -> str:
     """``503`` → ``"5xx"``; anything outside 100..599 counts as ``5xx``."""
     return f"{status // 100}xx" if 100 <= status <= 599 else "5xx"  # noqa: PLR2004
@@ -101,84 +310,28 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, models: Iterable[str] = ()) -> None:
         self.registry = registry
         self._models = [*models, OTHER]
-        build_info = Gauge(
-            "llm_safety_build_info", "Build of the monitor; always 1.", ["version"], registry=registry
-        )
-        build_info.labels(__version__).set(1)
-        self.requests = Counter(
-            "llm_safety_proxy_requests",
-            "Requests proxied, by route, model and status class.",
-            ["route", "model", "code_class"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "llm_safety_proxy_request_duration_seconds",
-            "Time from request received to last response byte sent.",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.ttfb = Histogram(
-            "llm_safety_proxy_time_to_first_byte_seconds",
-            "Streamed responses: time from request received to first body chunk sent.",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.overhead = Histogram(
-            "llm_safety_proxy_overhead_seconds",
-            "Time the proxy itself adds: before the upstream call and before relaying its headers.",
-            buckets=_OVERHEAD_BUCKETS,
-            registry=registry,
-        )
-        self.in_flight = Gauge(
-            "llm_safety_proxy_requests_in_flight", "Requests being proxied now.", registry=registry
-        )
-        self.upstream_errors = Counter(
-            "llm_safety_proxy_upstream_errors", "Upstream failures, by reason.", ["reason"], registry=registry
-        )
-        self.client_disconnects = Counter(
-            "llm_safety_proxy_client_disconnects",
-            "Clients that closed the connection before the response ended.",
-            registry=registry,
-        )
-        self.queue_depth = Gauge(
-            "llm_safety_sample_queue_depth", "Samples waiting to be processed.", registry=registry
-        )
-        self.queue_capacity = Gauge(
-            "llm_safety_sample_queue_capacity", "Size of the bounded sample queue.", registry=registry
-        )
-        self.samples_taken = Counter(
-            "llm_safety_samples_taken", "Exchanges copied for scoring.", registry=registry
-        )
-        self.samples_processed = Counter(
-            "llm_safety_samples_processed", "Samples parsed and handed to the sinks.", registry=registry
-        )
-        self.samples_dropped = Counter(
-            "llm_safety_samples_dropped", "Samples lost, by reason.", ["reason"], registry=registry
-        )
-        self.samples_scored = Counter(
-            "llm_safety_samples_scored", "Samples judged by the classifiers.", registry=registry
-        )
-        self.classifier_seconds = Histogram(
-            "llm_safety_classifier_inference_seconds",
-            "Classifier time per batch, by classifier.",
-            ["classifier"],
-            buckets=(*_OVERHEAD_BUCKETS, 0.5, 1.0),
-            registry=registry,
-        )
-        self.excluded = Counter(
-            "llm_safety_judgements_excluded",
-            "Judgements kept out of the refusal signals, by reason (uncertain or incoherent).",
-            ["reason"],
-            registry=registry,
-        )
-        self.internal_errors = Counter(
-            "llm_safety_internal_errors",
-            "Failures inside the monitor that were absorbed (fail-open), by stage and reason.",
-            ["stage", "reason"],
-            registry=registry,
-        )
+        made = {spec.attribute: spec.make(registry) for spec in CATALOGUE if spec.attribute}
+        self.build_info: Gauge = made["build_info"]
+        self.build_info.labels(__version__).set(1)
+        self.requests: Counter = made["requests"]
+        self.duration: Histogram = made["duration"]
+        self.ttfb: Histogram = made["ttfb"]
+        self.overhead: Histogram = made["overhead"]
+        self.in_flight: Gauge = made["in_flight"]
+        self.upstream_errors: Counter = made["upstream_errors"]
+        self.client_disconnects: Counter = made["client_disconnects"]
+        self.queue_depth: Gauge = made["queue_depth"]
+        self.queue_capacity: Gauge = made["queue_capacity"]
+        self.samples_taken: Counter = made["samples_taken"]
+        self.samples_processed: Counter = made["samples_processed"]
+        self.samples_dropped: Counter = made["samples_dropped"]
+        self.samples_scored: Counter = made["samples_scored"]
+        self.classifier_seconds: Histogram = made["classifier_seconds"]
+        self.excluded: Counter = made["excluded"]
+        self.internal_errors: Counter = made["internal_errors"]
+        self.alerts_sent: Counter = made["alerts_sent"]
+        self.alerts_failed: Counter = made["alerts_failed"]
+        self.alerts_dropped: Counter = made["alerts_dropped"]
         self._bind()
 
     def _bind(self) -> None:
@@ -231,21 +384,23 @@ class DetectorCollector(Collector):
         """Yield the detector families."""
         labels = ["model", "category", "signal"]
         families = {
-            name: GaugeMetricFamily(f"llm_safety_detector_{name}", text, labels=labels)
-            for name, text in (
-                ("estimate_ratio", "Current rate estimate (since the change while alarmed)."),
-                ("estimate_low_ratio", "Lower bound of the 95% Wilson interval of the estimate."),
-                ("estimate_high_ratio", "Upper bound of the 95% Wilson interval of the estimate."),
-                ("baseline_ratio", "Baseline rate (given, or learnt in warm-up)."),
-                ("statistic_ratio", "Detection statistic as a fraction of its alarm threshold."),
+            name: GaugeMetricFamily(
+                f"llm_safety_detector_{name}", SPECS[f"llm_safety_detector_{name}"].help, labels=labels
+            )
+            for name in (
+                "estimate_ratio",
+                "estimate_low_ratio",
+                "estimate_high_ratio",
+                "baseline_ratio",
+                "statistic_ratio",
             )
         }
-        alarm = GaugeMetricFamily(
-            "llm_safety_detector_alarm", "1 while alarmed at this severity.", labels=[*labels, "severity"]
+        alarm_spec, observed_spec = (
+            SPECS["llm_safety_detector_alarm"],
+            SPECS["llm_safety_detector_observations"],
         )
-        observations = CounterMetricFamily(
-            "llm_safety_detector_observations", "Observations fed to the detector.", labels=labels
-        )
+        alarm = GaugeMetricFamily(alarm_spec.name, alarm_spec.help, labels=list(alarm_spec.labels))
+        observations = CounterMetricFamily(observed_spec.name, observed_spec.help, labels=labels)
         for key, detector in self.streams():
             estimate, base = detector.estimate, getattr(detector, "baseline_rate", None)
             families["estimate_ratio"].add_metric(key, estimate.rate)
