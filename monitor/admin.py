@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
+
+from monitor.status_page import render_status
 
 __all__ = ["build_admin_app", "upstream_reachable"]
 
@@ -30,7 +33,10 @@ async def upstream_reachable(url: URL) -> bool:
 
 
 def build_admin_app(
-    registry: CollectorRegistry, upstream: URL, pipeline_started: Callable[[], bool]
+    registry: CollectorRegistry,
+    upstream: URL,
+    pipeline_started: Callable[[], bool],
+    streams: Callable[[], Iterable[tuple[tuple[str, str, str], Any]]] = tuple,
 ) -> web.Application:
     """The admin application.
 
@@ -42,6 +48,8 @@ def build_admin_app(
         Probed by ``/readyz``.
     pipeline_started
         Whether the sample consumer runs; ``/readyz`` needs it.
+    streams
+        The detectors, for the status page at ``/``.
 
     """
 
@@ -57,7 +65,11 @@ def build_admin_app(
         status = 200 if all(checks.values()) else 503
         return web.json_response({"ready": status == 200, "checks": checks}, status=status)  # noqa: PLR2004
 
+    async def status(_: web.Request) -> web.Response:
+        return web.Response(text=render_status(streams), content_type="text/html")
+
     app = web.Application()
+    app.router.add_get("/", status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import aiohttp
 import structlog
 from aiohttp import web
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 from yarl import URL
 
 from detectors import BaselineFile
@@ -17,6 +19,7 @@ from monitor.admin import build_admin_app
 from monitor.checkpoint import restore, save
 from monitor.detection import DetectorBank
 from monitor.errors import ConfigError
+from monitor.export.alerts import AlertmanagerSink, AlertSink, Notifier, WebhookSink
 from monitor.export.labels import ModelLabels
 from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
@@ -44,6 +47,7 @@ class Monitor:
     proxy_app: web.Application
     admin_app: web.Application
     proxy: Proxy | None = None
+    notifier: Notifier | None = None
     sinks: list[Sink] = field(default_factory=list)
 
 
@@ -54,6 +58,8 @@ def build(
     settings: Settings, registry: CollectorRegistry | None = None, sinks: Sequence[Sink] = ()
 ) -> Monitor:
     """Wire the stages. ``sinks`` are added to the JSONL sample log, when that is configured."""
+    # Process-wide: `_created` series would double every counter's series and nobody graphs them.
+    disable_created_metrics()
     metrics = Metrics(registry or CollectorRegistry(auto_describe=True), settings.models)
     all_sinks: list[Sink] = list(sinks)
     if settings.sample_log.path is not None:
@@ -64,11 +70,13 @@ def build(
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
     upstream = URL(settings.upstream.url)
-    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set)
+    streams = bank.__iter__ if bank is not None else tuple
+    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set, streams)
     monitor = Monitor(settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks)
     proxy_app[MONITOR] = monitor
     proxy_app.cleanup_ctx.append(_run_proxy)
     proxy_app.cleanup_ctx.append(_run_checkpoints)
+    proxy_app.cleanup_ctx.append(_run_alerts)
     proxy_app.cleanup_ctx.append(_run_pipeline)
     proxy_app.router.add_route("*", "/{tail:.*}", _handle)
     return monitor
@@ -110,6 +118,33 @@ async def _run_checkpoints(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
     with guard:
         save(bank, path)
+
+
+async def _run_alerts(app: web.Application) -> AsyncIterator[None]:
+    """Deliver detector alarms to Alertmanager and/or a webhook, when configured."""
+    monitor = app[MONITOR]
+    a, bank = monitor.settings.alerts, monitor.pipeline.bank
+    if bank is None or (a.alertmanager_url is None and a.webhook_url is None):
+        yield
+        return
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        sinks: list[AlertSink] = []
+        if a.alertmanager_url is not None:
+            sinks.append(AlertmanagerSink(a.alertmanager_url, session))
+        if a.webhook_url is not None:
+            sinks.append(WebhookSink(a.webhook_url, session))
+        monitor.notifier = Notifier(bank, sinks, monitor.metrics, a.runbook_base, a.interval_seconds)
+        task = asyncio.create_task(
+            _guarded(monitor.notifier.run(), FailOpen("alerts", monitor.metrics)), name="alerts"
+        )
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _guarded(work: Coroutine[Any, Any, None], guard: FailOpen) -> None:
+    with guard:
+        await work
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

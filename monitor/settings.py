@@ -23,6 +23,7 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "AlertSettings",
     "DetectionSettings",
     "LogSettings",
     "SampleLogSettings",
@@ -114,6 +115,16 @@ class DetectionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Where detector alarms are delivered: Alertmanager's v2 API and/or a generic JSON webhook."""
+
+    alertmanager_url: str | None = None
+    webhook_url: str | None = None
+    interval_seconds: float = 30.0
+    runbook_base: str = "https://github.com/llm-safety-monitor/llm-safety-monitor/blob/main/docs/runbooks/"
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     """Structured logging: level and renderer."""
 
@@ -139,6 +150,7 @@ class Settings:
     sample_log: SampleLogSettings = field(default_factory=SampleLogSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     detection: DetectionSettings = field(default_factory=DetectionSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -262,6 +274,12 @@ def _scalar(hint: Any, value: Any, key: str) -> Any:
 
 def _validate(s: Settings) -> None:
     _check_url("upstream.url", s.upstream.url)
+    for key, url in (
+        ("alerts.alertmanager_url", s.alerts.alertmanager_url),
+        ("alerts.webhook_url", s.alerts.webhook_url),
+    ):
+        if url is not None:
+            _check_url(key, url)
     for key, port in (("port", s.port), ("admin_port", s.admin_port)):
         _check(key, port, 0 <= port <= 65535, "must be between 0 and 65535")  # noqa: PLR2004
     _check("sampling.rate", s.sampling.rate, 0.0 <= s.sampling.rate <= 1.0, "must be between 0 and 1")
@@ -281,6 +299,7 @@ def _validate(s: Settings) -> None:
         ("detection.warmup", s.detection.warmup),
         ("detection.checkpoint_seconds", s.detection.checkpoint_seconds),
         ("detection.dedup_window", s.detection.dedup_window),
+        ("alerts.interval_seconds", s.alerts.interval_seconds),
     ):
         _check(key, value, value > 0, "must be positive")
     _check("scoring.processes", s.scoring.processes, 0 <= s.scoring.processes <= 64, "must be 0..64")  # noqa: PLR2004

@@ -75,10 +75,11 @@ DROP_REASONS = (
         )
     ),
 )
-STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint")
+STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint", "alerts")
 CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "degeneracy")
 EXCLUSION_REASONS = ("uncertain", "incoherent")
 ALARM_SEVERITIES = ("warning", "high", "critical")
+ALERT_SINKS = ("alertmanager", "webhook")
 
 # Latency buckets in seconds: sub-millisecond resolution for overhead, minutes for generations.
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -347,6 +348,9 @@ class Metrics:
             self.internal_errors.labels(stage, MonitorError.reason)
         self.classifier_seconds_by_name = {c: self.classifier_seconds.labels(c) for c in CLASSIFIERS}
         self.excluded_by_reason = {r: self.excluded.labels(r) for r in EXCLUSION_REASONS}
+        for sink in ALERT_SINKS:
+            for family in (self.alerts_sent, self.alerts_failed, self.alerts_dropped):
+                family.labels(sink)
 
     def add_model(self, model: str) -> None:
         """Create the request series of a newly admitted model label, as zeros."""

@@ -1,0 +1,91 @@
+"""Real Prometheus and Alertmanager processes on free ports, started and cleaned up by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+from components import require_binary
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_ready(url: str, seconds: float = 60) -> None:
+    async with asyncio.timeout(seconds), aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def process(command: list[str], ready: str, log: Path):
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            await wait_ready(ready)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@asynccontextmanager
+async def prometheus(tmp: Path, targets: list[str], rule_files: list[str], job: str):
+    binary = require_binary("prometheus", "apt-get install prometheus")
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": rule_files,
+        "scrape_configs": [{"job_name": job, "static_configs": [{"targets": targets}]}],
+    }
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    command = [binary, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+               f"--web.listen-address=127.0.0.1:{port}"]  # fmt: skip
+    async with process(command, f"http://127.0.0.1:{port}/-/ready", tmp / "prometheus.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@asynccontextmanager
+async def alertmanager(tmp: Path, webhook: str):
+    binary = require_binary("prometheus-alertmanager", "apt-get install prometheus-alertmanager")
+    port = free_port()
+    config = {
+        "route": {"receiver": "test", "group_by": ["alertname", "model", "category", "signal"],
+                  "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
+        "receivers": [{"name": "test", "webhook_configs": [{"url": webhook, "send_resolved": True}]}],
+    }  # fmt: skip
+    (tmp / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    command = [binary, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am'}",
+               f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="]  # fmt: skip
+    async with process(command, f"http://127.0.0.1:{port}/-/ready", tmp / "alertmanager.log"):
+        yield f"http://127.0.0.1:{port}"
+
+
+async def query(base: str, expr: str) -> list[dict[str, Any]]:
+    """Instant query; raises AssertionError with Prometheus's error when the expression fails."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base}/api/v1/query", params={"query": expr}) as r,
+    ):
+        body = await r.json()
+    assert body["status"] == "success", (expr, body)
+    return body["data"]["result"]
