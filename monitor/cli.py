@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--admin-port", type=int, default=9464, help="admin port (0 picks a free port)")
     demo.add_argument("--rate", type=float, default=5.0, help="requests per second to generate")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    demo.add_argument(
+        "--regress-after", type=float, default=None, help="make the fake model regress after N s"
+    )
     return parser
 
 
@@ -89,7 +92,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from monitor.demo import run_demo  # noqa: PLC0415
 
-    asyncio.run(run_demo(args.port, args.admin_port, args.rate, args.duration))
+    asyncio.run(run_demo(args.port, args.admin_port, args.rate, args.duration, args.regress_after))
     return 0
 
 
