@@ -68,9 +68,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn(code: str | None, args: list[str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(code: str | None, args: list[str] | None = None, scoring: bool = True) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "monitor", *(args or [])]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = os.environ | {"SAFETY_MONITOR_SCORING__ENABLED": "true" if scoring else "false"}
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
 async def wait_up(url: str) -> None:
@@ -163,7 +164,11 @@ async def main(args: argparse.Namespace) -> None:
     port = free_port()
     processes.append(spawn(PASSTHROUGH.format(port=port, upstream=upstream)))
     targets.append(("aiohttp pass-through", f"http://127.0.0.1:{port}", processes[-1]))
-    for rate in ("0", "1"):
+    for rate, scoring, label in (
+        ("0", True, "proxy, sampling 0%"),
+        ("1", False, "proxy, 100%, no scoring"),
+        ("1", True, "proxy, 100%, scoring"),
+    ):
         port = free_port()
         flags = [
             "serve",
@@ -178,14 +183,15 @@ async def main(args: argparse.Namespace) -> None:
             "--log-level",
             "warning",
         ]
-        processes.append(spawn(None, flags))
-        targets.append((f"proxy, sampling {float(rate):.0%}", f"http://127.0.0.1:{port}", processes[-1]))
+        processes.append(spawn(None, flags, scoring))
+        targets.append((label, f"http://127.0.0.1:{port}", processes[-1]))
     try:
         rows = [await measure(name, url, p.pid if p else None, args) for name, url, p in targets]
     finally:
         for process in processes:
             process.terminate()
     direct, minimal = rows[0], rows[1]
+    print("scoring runs in its own worker process; its CPU is not in the proxy's CPU column")
     print(f"open-loop {args.rate:.0f} req/s, {args.stream_rate:.0f} streams/s; {args.seconds:.0f} s each")
     columns = ("+p50 ms", "+p99 ms", "+TTFB p50", "+TTFB p99", "max req/s", "vs pass", "CPU us/req")
     header = f"{'target':24} " + " ".join(f"{c:>10}" for c in columns)
