@@ -5,31 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sys
 
 import aiohttp
 from conftest import start_app
+from services import free_port, wait_ready
 
 from monitor.fakes.upstream import FakeUpstream
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_healthy(url: str) -> None:
-    async with asyncio.timeout(30), aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
 
 
 async def test_sigterm_finishes_streams_and_flushes(tmp_path):
@@ -52,7 +34,7 @@ async def test_sigterm_finishes_streams_and_flushes(tmp_path):
         str(log),
     )
     try:
-        await wait_healthy(f"http://127.0.0.1:{admin}/healthz")
+        await wait_ready(f"http://127.0.0.1:{admin}/healthz")
         body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
         async with (
             aiohttp.ClientSession() as session,
