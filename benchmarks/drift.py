@@ -79,13 +79,16 @@ def false_alarms(name: str, p0: float, length: int, rng: np.random.Generator) ->
     return sum(1 for _ in feed(make(name, p0, direction_p1 if name == "oracle CUSUM" else None), xs))
 
 
-def delays(name: str, p0: float, p1: float, runs: int, rng: np.random.Generator, warm: bool) -> list[int]:
+def delays(
+    name: str, p0: float, p1: float, runs: int, rng: np.random.Generator, warm: bool, zone: float = 0.0
+) -> list[int]:
     out = []
     for _ in range(runs):
         pre = (5000 if warm else 0) + 2000 + int(rng.integers(0, 1000))  # random phase for the z-test windows
         detector = make(name, p0, p1 if name != "rate_shift" else None, warm)
         if name == "rate_shift":
-            detector = RateShiftDetector(None if warm else p0, "down" if p1 < p0 else "up", ARL0, warmup=5000)
+            direction = "down" if p1 < p0 else "up"
+            detector = RateShiftDetector(None if warm else p0, direction, ARL0, warmup=5000, zone=zone)
         xs = np.concatenate([rng.random(pre) < p0, rng.random(60_000) < p1]).astype(float)
         for index in feed(detector, xs):
             if index >= pre:
@@ -141,6 +144,10 @@ def main(args: argparse.Namespace) -> None:
         om, o90 = statistics.median(oracle), np.percentile(oracle, 90)
         rows = [("oracle CUSUM", oracle)] + [(n, delays(n, p0, p1, args.runs, rng, False)) for n in names[1:]]
         rows.append(("rate_shift, warm-up 5k", delays("rate_shift", p0, p1, args.runs, rng, True)))
+        if abs(p1 - p0) > ZONE:  # the cost of the indifference zone used on the wobble streams
+            rows.append(
+                (f"rate_shift, zone {ZONE:.2f}", delays("rate_shift", p0, p1, args.runs, rng, False, ZONE))
+            )
         for name, values in rows:
             med, p90 = statistics.median(values), float(np.percentile(values, 90))
             print(f"  {p0}->{p1:<6} {name:22} {med:8.0f} {p90:8.0f} {med / om:9.2f} {p90 / o90:7.2f}")

@@ -16,7 +16,7 @@ from yarl import URL
 
 from detectors import BaselineFile
 from monitor.admin import build_admin_app
-from monitor.checkpoint import restore, save
+from monitor.checkpoint import restore, save, write_state
 from monitor.detection import DetectorBank
 from monitor.errors import ConfigError
 from monitor.export.alerts import AlertmanagerSink, AlertSink, Notifier, WebhookSink
@@ -110,7 +110,8 @@ async def _run_checkpoints(app: web.Application) -> AsyncIterator[None]:
         while True:
             await asyncio.sleep(monitor.settings.detection.checkpoint_seconds)
             with guard:
-                await asyncio.to_thread(save, bank, path)
+                # Snapshot here, on the loop that mutates the bank; only the file write leaves it.
+                await asyncio.to_thread(write_state, bank.state_dict(), path)
 
     task = asyncio.create_task(periodically(), name="checkpoints")
     yield

@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from monitor.detection import DetectorBank
 
-__all__ = ["restore", "save"]
+__all__ = ["restore", "save", "write_state"]
 
 
 def save(bank: DetectorBank, path: Path) -> None:
     """Write the bank's state to ``path`` via a temporary file and an atomic rename."""
+    write_state(bank.state_dict(), path)
+
+
+def write_state(state: dict[str, Any], path: Path) -> None:
+    """Write an already-taken snapshot (take it on the event loop; write it in a thread)."""
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(bank.state_dict()), encoding="utf-8")
+    temporary.write_text(json.dumps(state), encoding="utf-8")
     temporary.replace(path)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import pytest
 
 from monitor.errors import ClassifierError
 from monitor.scoring.runner import ProcessScoring, ThreadScoring
@@ -71,3 +72,18 @@ async def test_process_scoring_matches_in_process():
     local, _ = await ThreadScoring(Scorer()).score(prompts, responses, finish)
     assert remote == local
     assert set(timings) == {"features", "refusal", "toxicity", "harm_category", "degeneracy"}
+
+
+async def test_dead_scoring_worker_is_replaced():
+    """A killed worker process costs one batch (ClassifierError); the next batch is scored."""
+    pool = ProcessScoring(MODEL_DIR)
+    try:
+        await pool.score(["hi"], ["hello"], [None])
+        for process in list(pool._pool._processes.values()):
+            process.kill()
+        with pytest.raises(ClassifierError):
+            await pool.score(["hi"], ["hello"], [None])
+        scores, _ = await pool.score(["hi"], ["hello"], [None])
+        assert len(scores) == 1
+    finally:
+        pool.close()

@@ -11,9 +11,11 @@ import functools
 import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Protocol
 
+from monitor.errors import ClassifierError
 from monitor.events import Scores
 from monitor.scoring.scorer import Scorer
 
@@ -85,13 +87,16 @@ class ProcessScoring:
     def __init__(self, model_dir: Path, processes: int = 1) -> None:
         self.model_dir = model_dir
         self.processes = processes
-        # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-        context = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(
-            processes, mp_context=context, initializer=_warm, initargs=(str(model_dir),)
-        )
         self._call: Callable[..., tuple[list[Scores], Timings]] = functools.partial(
             _score_in_worker, str(model_dir)
+        )
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(
+            self.processes, mp_context=context, initializer=_warm, initargs=(str(self.model_dir),)
         )
 
     async def score(
@@ -99,9 +104,16 @@ class ProcessScoring:
     ) -> tuple[list[Scores], Timings]:
         """Judge the batch in a worker process."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, self._call, list(prompts), list(responses), list(finish)
-        )
+        try:
+            return await loop.run_in_executor(
+                self._pool, self._call, list(prompts), list(responses), list(finish)
+            )
+        except BrokenProcessPool as exc:
+            # A worker died (killed, out of memory): start fresh ones; this batch is lost and counted.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            msg = "scoring worker died; restarted it"
+            raise ClassifierError(msg) from exc
 
     def close(self) -> None:
         """Stop the workers."""
