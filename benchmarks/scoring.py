@@ -1,42 +1,77 @@
 """Classifier speed and memory: pairs/s batched on one core, single-pair latency, size, RSS.
 
-Typical pair: a ~50-token prompt and a ~300-token response, generated from our own word list. The
-baseline in the same run is a refusal keyword scan over the same texts (the cheapest judge there is).
+Typical pair: a ~50-token prompt (38 words) and a ~300-token response (230 words). With
+../shared/data present the words are real: responses from its response files are cut or joined to
+that length, at run time, so the word-hash cache sees real vocabulary. Without it, synthetic words
+are drawn Zipf-like from a 30,000-word vocabulary. The baseline in the same run is a refusal
+keyword scan over the same texts (the cheapest judge there is).
 
-    python benchmarks/scoring.py [--pairs 4000]
+    python benchmarks/scoring.py [--pairs 4000] [--data ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import random
 import resource
 import statistics
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 
-WORDS = (
-    "the model answer request please explain how to make a simple plan for my garden and why water "
-    "matters in summer when plants grow fast under sun with soil that holds moisture well so roots stay"
-).split()
+LETTERS = "etaoinshrdlucmfwypvbgkjqxz"
+
+
+def vocabulary(size: int, rng: random.Random) -> list[str]:
+    return ["".join(rng.choice(LETTERS[:12]) for _ in range(rng.randint(2, 9))) for _ in range(size)]
+
+
 KEYWORDS = ("i'm sorry", "i cannot", "i can't", "as an ai", "i won't", "i am unable")
 
 
-def text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words)) + "."
+def text(rng: random.Random, words: int, vocab: list[str], weights: list[float]) -> str:
+    return " ".join(rng.choices(vocab, weights, k=words)) + "."
+
+
+def real_texts(data: Path, pairs: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    records = []
+    for path in sorted((data / "responses").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            records.extend(json.loads(line) for line in lines if line.strip())
+    rng.shuffle(records)
+    words = itertools.cycle(w for r in records for w in r["response"].split())
+    prompt_words = itertools.cycle(w for r in records for w in r["prompt"].split())
+    prompts = [" ".join(itertools.islice(prompt_words, 38)) for _ in range(pairs)]
+    responses = [" ".join(itertools.islice(words, 230)) for _ in range(pairs)]
+    return prompts, responses
+
+
+def synthetic_texts(pairs: int, rng: random.Random) -> tuple[list[str], list[str]]:
+    vocab = vocabulary(30_000, rng)
+    weights = [1 / (rank + 1) ** 1.1 for rank in range(len(vocab))]
+    prompts = [text(rng, 38, vocab, weights) for _ in range(pairs)]
+    responses = [text(rng, 230, vocab, weights) for _ in range(pairs)]
+    return prompts, responses
 
 
 def main(args: argparse.Namespace) -> None:
-    rng = random.Random(0)
-    prompts = [text(rng, 38) for _ in range(args.pairs)]
-    responses = [text(rng, 230) for _ in range(args.pairs)]
+    # RSS is read before the benchmark texts are built so it reflects the service's footprint.
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     scorer = Scorer()
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rng = random.Random(0)
+    if (args.data / "responses").is_dir():
+        source = f"real words from {args.data}"
+        prompts, responses = real_texts(args.data, args.pairs, rng)
+    else:
+        source = "synthetic Zipf words"
+        prompts, responses = synthetic_texts(args.pairs, rng)
     start = time.perf_counter()
     _ = [any(k in r.lower() for k in KEYWORDS) for r in responses]
     keyword_rate = args.pairs / (time.perf_counter() - start)
@@ -52,6 +87,7 @@ def main(args: argparse.Namespace) -> None:
         single.append(time.perf_counter() - t)
     p99 = statistics.quantiles(single, n=100)[98]
     size = sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) / 2**20
+    print(f"texts: {source}")
     print(f"{'measure':38} {'value':>12} {'target':>12}")
     print(f"{'pairs/s, batched 64, one core':38} {batched:12,.0f} {'>= 2,000':>12}")
     print(f"{'  vs keyword scan (same texts)':38} {batched / keyword_rate:12.3f} {'':>12}")
@@ -65,4 +101,5 @@ def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=4000)
+    parser.add_argument("--data", type=Path, default=Path(__file__).parents[1] / ".." / "shared" / "data")
     main(parser.parse_args())

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 __all__ = ["Degeneracy", "assess"]
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_ASCII_WORD = re.compile(r"[a-z]+")  # the same words for ASCII text, at half the cost
 _SYMBOL = re.compile(r"[^\w\s]")
+_SPACE = re.compile(r"\s+")
+_THREE_WORDS = re.compile(r"[^\W\d_]+(?:[\W\d_]+[^\W\d_]+){2}")  # stops at the first three
+_LIST_ITEM = re.compile(r"([-*•#>]|\d+[.)]|\w+:)")
 _NON_ASCII_LETTER = re.compile(r"[^\W\d_\x00-\x7f]")
 _ENGLISH = frozenset(
     "the a an and or of to in is are was be it that this for on with as you i we not can have do "
@@ -31,6 +35,7 @@ _OTHER = frozenset(
     "el la los las y que en es un una por con para se del al lo como pero más "
     "le les et est une dans pour qui pas sur au avec sont ce il elle nous vous".split()
 )
+_ONLY_OTHER = _OTHER - _ENGLISH
 _TERMINAL = (*".!?\"')]}`*:;>|…。", "```")
 _MIN_WORDS = 12
 
@@ -49,33 +54,39 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
     reasons = []
     if not stripped and not has_tool_calls:
         reasons.append("empty")
-    words = _WORD.findall(stripped.lower())
+    lowered = stripped.lower()
+    words = (_ASCII_WORD if lowered.isascii() else _WORD).findall(lowered)
+    english = sum(map(_ENGLISH.__contains__, words))
+    other = sum(map(_ONLY_OTHER.__contains__, words))
+    letters = sum(map(len, words))
     if _is_loop(stripped, words):
         reasons.append("repetition")
-    if _is_salad(stripped, words):
+    if _is_salad(stripped, len(words), english + other, letters):
         reasons.append("token_salad")
     if finish_reason == "length" or _breaks_off(stripped, words):
         reasons.append("truncated")
-    if _is_foreign(stripped, words):
+    if _is_foreign(stripped, len(words), english, other, letters):
         reasons.append("wrong_language")
     return Degeneracy(bool(reasons), tuple(reasons))
 
 
 def _is_loop(text: str, words: list[str]) -> bool:
     if len(words) >= 4 * _MIN_WORDS:
-        grams = [tuple(words[i : i + 4]) for i in range(len(words) - 3)]
-        if len(set(grams)) / len(grams) < 0.35:  # noqa: PLR2004 - measured on real responses
-            return True
+        grams = set(
+            zip(words, words[1:], words[2:], words[3:], strict=False)
+        )  # 4-grams; shorter tails stop it
+        # Word-diverse text is not a loop; compression below only catches loops of non-words.
+        return len(grams) / (len(words) - 3) < 0.35  # noqa: PLR2004 - measured on real responses
     raw = text.encode()
     return len(raw) >= 400 and len(zlib.compress(raw, 1)) / len(raw) < 0.15  # noqa: PLR2004
 
 
-def _is_salad(text: str, words: list[str]) -> bool:
-    if len(words) >= 2 * _MIN_WORDS:
-        function_words = sum(w in _ENGLISH or w in _OTHER for w in words)
-        if function_words / len(words) < 0.03:  # noqa: PLR2004
-            return True
-    visible = len(text) - sum(map(len, re.findall(r"\s+", text)))
+def _is_salad(text: str, words: int, function_words: int, letters: int) -> bool:
+    if words >= 2 * _MIN_WORDS and function_words / words < 0.03:  # noqa: PLR2004
+        return True
+    if 2 * letters >= len(text):  # at least half letters: it cannot be mostly symbols
+        return False
+    visible = len(text) - sum(map(len, _SPACE.findall(text)))
     return visible >= 40 and len(_SYMBOL.findall(text)) / visible > 0.5  # noqa: PLR2004
 
 
@@ -84,18 +95,12 @@ def _breaks_off(text: str, words: list[str]) -> bool:
         return False
     last_line = text.rsplit("\n", 1)[-1].strip()
     # Lists, headings and code often end without punctuation; a sentence does not.
-    if re.match(r"^([-*•#>]|\d+[.)]|\w+:)", last_line) or "```" in text:
+    if _LIST_ITEM.match(last_line) or "```" in text:
         return False
-    return len(_WORD.findall(last_line)) >= 3  # noqa: PLR2004
+    return _THREE_WORDS.search(last_line) is not None
 
 
-def _is_foreign(text: str, words: list[str]) -> bool:
-    if not text.isascii():
-        letters = sum(map(len, words))
-        if letters >= 30 and len(_NON_ASCII_LETTER.findall(text)) / letters > 0.25:  # noqa: PLR2004
-            return True
-    if len(words) < _MIN_WORDS:
-        return False
-    english = sum(w in _ENGLISH for w in words)
-    other = sum(w in _OTHER and w not in _ENGLISH for w in words)
-    return other > max(2, english)
+def _is_foreign(text: str, words: int, english: int, other: int, letters: int) -> bool:
+    if not text.isascii() and letters >= 30 and len(_NON_ASCII_LETTER.findall(text)) / letters > 0.25:  # noqa: PLR2004
+        return True
+    return words >= _MIN_WORDS and other > max(2, english)

@@ -13,7 +13,7 @@ import numpy as np
 
 from monitor.events import Scores
 from monitor.scoring.degeneracy import assess
-from monitor.scoring.features import views
+from monitor.scoring.features import WordHashes, views
 from monitor.scoring.session import LinearSession
 
 __all__ = ["MODEL_DIR", "Scorer", "prompt_key"]
@@ -55,6 +55,7 @@ class Scorer:
         self._toxicity = LinearSession(model_dir / "toxicity.onnx")
         self._category = LinearSession(model_dir / "harm_category.onnx")
         self._benign = self._category.classes.index("benign")
+        self._word_hashes = WordHashes()
 
     def score(
         self,
@@ -65,7 +66,7 @@ class Scorer:
         """Judge each (prompt, response) pair."""
         finish = finish_reasons or [None] * len(prompts)
         started = time.perf_counter()
-        features = [views(p, r) for p, r in zip(prompts, responses, strict=True)]
+        features = [views(p, r, self._word_hashes) for p, r in zip(prompts, responses, strict=True)]
         started = self._timed("features", started)
         refusal = self._refusal.run([f[0] for f in features])
         started = self._timed("refusal", started)
