@@ -40,8 +40,8 @@ def write_card(card: dict[str, Any], out: Path) -> None:
     (out / "model_card.md").write_text(_markdown(card), encoding="utf-8")
 
 
-def _table(rows: dict[str, dict[str, Any]], columns: tuple[str, ...]) -> list[str]:
-    lines = ["| held out | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+def _table(rows: dict[str, dict[str, Any]], columns: tuple[str, ...], key: str = "held out") -> list[str]:
+    lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [
         f"| {name} | " + " | ".join(str(m.get(c, "")) for c in columns) + " |" for name, m in rows.items()
     ]
@@ -96,6 +96,11 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         *_table(refusal["leave_one_source_out"], ("n", "accuracy", "f1", "auroc")),
         "",
+        "Where the leave-one-model-out errors are, by the source's own label (Do-Not-Answer's actions 1",
+        "and 4 are soft refusals and count as refusals; 2, 3 and 5 are answers):",
+        "",
+        *_table(refusal["lomo_by_original_label"], ("n", "accuracy"), "original label"),
+        "",
         "Calibration on the pooled leave-one-model-out predictions:",
         "",
         *_reliability(refusal["calibration_lomo"]),
@@ -110,7 +115,18 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         "## Harm category (10 classes)",
         "",
-        f"Leave one source out, pooled: {category['leave_one_source_out']}",
+        f"Leave one source out, pooled: macro-F1 {category['leave_one_source_out']['macro_f1']},",
+        f"harmful-vs-benign AUROC {category['leave_one_source_out']['harmful_auroc']}.",
+        "The AUROC pools scores from models trained without different sources, so a fold that",
+        "removes most benign data (Alpaca) ranks",
+        "benign prompts high; the per-source shares below show where generalisation fails:",
+        "",
+        *_table(
+            category["leave_one_source_out"]["per_source"],
+            ("n", "benign_flagged_harmful", "harmful_detected", "harmful_category_accuracy"),
+        ),
+        "",
+        f"Class support: {category['leave_one_source_out']['per_class_support']}",
         "",
         f"Held-out (grouped 20 %) macro-F1: {category['held_out']['macro_f1']}; top-class calibration:",
         "",

@@ -75,17 +75,13 @@ def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
     y, groups = np.array(ds.column("refusal")), _groups(ds)
     models, sources = np.array(ds.column("model")), np.array(ds.column("source"))
     folds = _folds(groups, 3)
-    lomo, pooled_y, pooled_p = {}, [], []
+    lomo, pooled = {}, np.zeros(len(y))
     for name in sorted(set(models)):
-        ys, ps = [], []
         for test_fold in folds:
             train, test = (models != name) & ~test_fold, (models == name) & test_fold
             if test.any():
-                ps.append(fit(x[train], y[train], groups[train], _C["refusal"]).predict_proba(x[test]))
-                ys.append(y[test])
-        lomo[name] = binary_metrics(np.concatenate(ys), np.concatenate(ps))
-        pooled_y += ys
-        pooled_p += ps
+                pooled[test] = fit(x[train], y[train], groups[train], _C["refusal"]).predict_proba(x[test])
+        lomo[name] = binary_metrics(y[models == name], pooled[models == name])
     loso = {
         s: binary_metrics(
             y[sources == s],
@@ -95,13 +91,22 @@ def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
         )
         for s in sorted(set(sources))
     }
-    yy, pp = np.concatenate(pooled_y), np.concatenate(pooled_p)
     export(fit(x, y, groups, _C["refusal"], SEED), out / "refusal.onnx", "refusal")
+    # Where the errors are: the sources' own labels (Do-Not-Answer's six actions, judge verdicts).
+    original = np.array([str(r.get("orig_label")) for r in ds.records])
+    correct = (pooled >= 0.5) == (y == 1)  # noqa: PLR2004
     return {
         "leave_one_model_out": lomo,
         "leave_one_source_out": loso,
-        "pooled_lomo": binary_metrics(yy, pp),
-        "calibration_lomo": calibration(yy, pp),
+        "pooled_lomo": binary_metrics(y, pooled),
+        "calibration_lomo": calibration(y, pooled),
+        "lomo_by_original_label": {
+            label: {
+                "n": int((original == label).sum()),
+                "accuracy": round(float(correct[original == label].mean()), 4),
+            }
+            for label in sorted(set(original))
+        },
     }
 
 
@@ -135,6 +140,10 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
         predicted[sources == s] = np.array(part.classes)[prob.argmax(axis=1)]
         harmful_prob[sources == s] = 1 - prob[:, part.classes.index("benign")]
     benign = (y == "benign").astype(int)
+    per_source = {
+        s: _source_shares(y[sources == s], predicted[sources == s], harmful_prob[sources == s])
+        for s in sorted(set(sources))
+    }
     held = _folds(groups, 5)[0]
     model = fit(x[~held], y[~held], groups[~held], _C["harm_category"])
     prob = model.predict_proba(x[held])
@@ -146,12 +155,25 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
             "macro_f1": macro_f1(y, predicted.astype(str)),
             "harmful_auroc": binary_metrics(1 - benign, harmful_prob).get("auroc"),
             "per_class_support": {str(c): int((y == c).sum()) for c in sorted(set(y))},
+            "per_source": per_source,
         },
         "held_out": {
             "macro_f1": macro_f1(y[held], np.array(model.classes)[prob.argmax(axis=1)]),
             "calibration": calibration(correct, confidence),
         },
     }
+
+
+def _source_shares(y: np.ndarray, predicted: np.ndarray, harmful_prob: np.ndarray) -> dict[str, Any]:
+    """One held-out source: how many benign prompts it flags, harmful ones it finds, categories it gets."""
+    benign, flagged = y == "benign", harmful_prob >= 0.5  # noqa: PLR2004
+    shares: dict[str, Any] = {"n": len(y)}
+    if benign.any():
+        shares["benign_flagged_harmful"] = round(float(flagged[benign].mean()), 3)
+    if (~benign).any():
+        shares["harmful_detected"] = round(float(flagged[~benign].mean()), 3)
+        shares["harmful_category_accuracy"] = round(float((predicted[~benign] == y[~benign]).mean()), 3)
+    return shares
 
 
 def _degeneracy(ds: Dataset) -> dict[str, Any]:
