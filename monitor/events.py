@@ -32,6 +32,7 @@ class Exchange:
     complete: bool = True
     truncated: bool = False
     canary: str | None = None
+    content_encoding: str = ""  # the response's, e.g. ``gzip``: the copy holds the bytes as sent
 
     @property
     def response_body(self) -> bytes:

@@ -3,7 +3,8 @@
 Well-behaved: ``GET /v1/models``, ``GET /health``, ``POST /v1/chat/completions`` and
 ``POST /v1/completions`` (``stream``, ``n``, ``tools`` and ``stream_options.include_usage``).
 Misbehaving: ``/slow?seconds=S``, ``/stream_then_reset``, ``/status/{code}``, ``/gzip``, ``/echo``.
-The model name ``hold`` streams its first chunk, then waits for :meth:`FakeUpstream.release`.
+The model name ``hold`` streams its first chunk, then waits for :meth:`FakeUpstream.release`; the
+model name ``gzip`` gets its completion gzip-compressed, as from a server behind a compressing gateway.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 __all__ = ["FakeUpstream", "fake_reply"]
 
 HOLD_MODEL = "hold"
+GZIP_MODEL = "gzip"
 CREATED = 1_700_000_000  # fixed, so two identical requests get identical bytes
 
 
@@ -143,7 +145,10 @@ class FakeUpstream:
             return await self._stream(request, body.get("model", ""), text, n, chat, tools, usage)
         kind = "chat.completion" if chat else "text_completion"
         choices = [_final_choice(i, text, chat, tools) for i in range(n)]
-        return web.json_response(_chunk(kind, choices) | {"usage": _usage(prompt, text, n)})
+        response = web.json_response(_chunk(kind, choices) | {"usage": _usage(prompt, text, n)})
+        if body.get("model") == GZIP_MODEL:
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
     async def _stream(
         self, request: web.Request, model: str, text: str, n: int, chat: bool, tools: bool, usage: bool
@@ -151,6 +156,8 @@ class FakeUpstream:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        if model == GZIP_MODEL:
+            response.enable_compression(web.ContentCoding.gzip)
         await response.prepare(request)
         kind = "chat.completion.chunk" if chat else "text_completion"
         self.active_streams += 1

@@ -2,12 +2,14 @@
 
 Works on the captured bytes off the hot path. Streams are reassembled from their SSE events:
 ``n > 1`` choices by index, tool-call deltas by (choice, tool index), ``usage`` when the server sends
-it, and ``[DONE]``; a stream without ``[DONE]`` is marked incomplete.
+it, and ``[DONE]``; a stream without ``[DONE]`` is marked incomplete. A gzip- or deflate-compressed
+response (a compressing gateway, or OpenAI itself) is decompressed here, with a bound on the output.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,9 @@ from monitor.sources.sse import SseDecoder
 __all__ = ["to_sample"]
 
 _DONE = "[DONE]"
+_MAX_DECODED_BYTES = 8 << 20  # a decompression bomb stops here, not in memory
+# zlib's window bits: 16 + 15 reads gzip, 32 + 15 detects gzip or zlib; -15 is raw deflate.
+_WBITS = {"gzip": (31,), "x-gzip": (31,), "deflate": (47, -15)}
 
 
 def to_sample(exchange: Exchange) -> Sample:
@@ -26,10 +31,11 @@ def to_sample(exchange: Exchange) -> Sample:
         msg = "response exceeded the capture limit"
         raise TruncatedCaptureError(msg)
     prompt = _prompt(exchange.route, _json(exchange.request_body))
+    chunks = _decoded(exchange)
     if exchange.streamed:
-        choices, usage, done = _from_stream(exchange.response_chunks)
+        choices, usage, done = _from_stream(chunks)
     else:
-        choices, usage, done = _from_body(_json(exchange.response_body))
+        choices, usage, done = _from_body(_json(b"".join(chunks)))
     return Sample(
         request_id=exchange.request_id,
         route=exchange.route,
@@ -44,6 +50,29 @@ def to_sample(exchange: Exchange) -> Sample:
         canary=exchange.canary,
         usage=usage,
     )
+
+
+def _decoded(exchange: Exchange) -> tuple[bytes, ...]:
+    """The response as the client's library reads it: compressed bodies decompressed, bounded."""
+    encoding = exchange.content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return exchange.response_chunks
+    if encoding not in _WBITS:
+        msg = f"response Content-Encoding {encoding!r} is not decoded (gzip and deflate are)"
+        raise UnsupportedPayloadError(msg)
+    body = exchange.response_body
+    for wbits in _WBITS[encoding]:
+        decoder = zlib.decompressobj(wbits)
+        try:
+            plain = decoder.decompress(body, _MAX_DECODED_BYTES)
+        except zlib.error:
+            continue
+        if decoder.unconsumed_tail:
+            msg = f"decompressed response exceeds {_MAX_DECODED_BYTES} bytes"
+            raise TruncatedCaptureError(msg)
+        return (plain,)
+    msg = f"response is not valid {encoding}"
+    raise UnsupportedPayloadError(msg)
 
 
 def _json(body: bytes) -> Any:

@@ -75,6 +75,7 @@ class _Exchange:
     started: float
     status: int = 502
     content_type: str = ""
+    content_encoding: str = ""
     streamed: bool = False
     complete: bool = False
     tee: _Tee | None = None
@@ -184,6 +185,7 @@ class Proxy:
         received = time.perf_counter()
         ex.status = upstream.status
         ex.content_type = upstream.headers.get("Content-Type", "")
+        ex.content_encoding = upstream.headers.get("Content-Encoding", "")
         ex.streamed = ex.content_type.startswith(_STREAM_TYPE)
         response = web.StreamResponse(
             status=upstream.status,
@@ -279,4 +281,5 @@ class Proxy:
             complete=ex.complete,
             truncated=tee.truncated,
             canary=ex.canary,
+            content_encoding=ex.content_encoding,
         )

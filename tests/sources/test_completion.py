@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 
 import pytest
 
@@ -104,3 +106,36 @@ def test_truncated_capture_is_refused():
     """A copy cut at the capture limit is never scored."""
     with pytest.raises(TruncatedCaptureError):
         to_sample(exchange(REQUEST, (b"{}",), truncated=True))
+
+
+ANSWER = json.dumps(
+    {"choices": [{"index": 0, "message": {"content": "ok"}, "finish_reason": "stop"}]}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compressed"),
+    [
+        ("gzip", gzip.compress(ANSWER)),
+        ("deflate", zlib.compress(ANSWER)),  # what the HTTP spec calls deflate: zlib-wrapped
+        ("deflate", zlib.compress(ANSWER, wbits=-15)),  # what some servers send: raw deflate
+    ],
+)
+def test_compressed_responses_are_decoded(encoding, compressed):
+    """Responses in gzip and in either flavour of deflate are read, however they were chunked."""
+    chunks = (compressed[:7], compressed[7:])
+    assert to_sample(exchange(REQUEST, chunks, content_encoding=encoding)).choices[0].text == "ok"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compressed", "error"),
+    [
+        ("br", b"\x0b\x01\x80", UnsupportedPayloadError),
+        ("gzip", b"not gzip at all", UnsupportedPayloadError),
+        ("gzip", gzip.compress(b" " * (9 << 20)), TruncatedCaptureError),  # a bomb stops at 8 MiB
+    ],
+)
+def test_undecodable_responses_raise_their_reason(encoding, compressed, error):
+    """An encoding we don't read, corrupt data or a decompression bomb is a counted drop."""
+    with pytest.raises(error):
+        to_sample(exchange(REQUEST, (compressed,), content_encoding=encoding))

@@ -7,8 +7,9 @@ import gzip
 import threading
 
 import aiohttp
+import pytest
 
-from monitor.fakes.upstream import FakeUpstream
+from monitor.fakes.upstream import FakeUpstream, fake_reply
 
 CHAT = "/v1/chat/completions"
 GOOD = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
@@ -154,6 +155,23 @@ async def test_compressed_body_is_not_decompressed(running):
         body = await response.read()
     assert response.headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(body) == b'{"compressed": true}'
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_compressed_completion_is_relayed_compressed_and_captured_decoded(running, stream):
+    """A gzip completion reaches the client as sent; the off-path copy is decompressed and parsed."""
+    request = {"model": "gzip", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.post(running.url + CHAT, json=request) as response,
+    ):
+        body = await response.read()
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body).startswith(b"data: " if stream else b"{")
+    await wait_for(lambda: len(running.sink.samples) == 1)
+    sample = running.sink.samples[0]
+    assert sample.complete
+    assert sample.choices[0].text == fake_reply("hi")
 
 
 async def test_model_server_routes_pass_through(running):
