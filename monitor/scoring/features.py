@@ -72,7 +72,8 @@ class WordHashes:
     """CRC-32 of words, remembered (bounded at ``max_words``).
 
     A text's words are mostly ones seen before (Zipf), and a dict lookup is ten times cheaper than
-    encoding and hashing again.
+    encoding and hashing again. Safe to share between threads: each step is a single dict operation,
+    and a clear only costs a few re-hashes.
     """
 
     def __init__(self, max_words: int = 200_000) -> None:
