@@ -72,10 +72,9 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
 
 def _is_loop(text: str, words: list[str]) -> bool:
     if len(words) >= 4 * _MIN_WORDS:
-        grams = set(
-            zip(words, words[1:], words[2:], words[3:], strict=False)
-        )  # 4-grams; shorter tails stop it
-        # Word-diverse text is not a loop; compression below only catches loops of non-words.
+        # Distinct word 4-grams (zip stops at the shortest tail). Word-diverse text is not a loop;
+        # compression below only catches loops of non-words.
+        grams = set(zip(words, words[1:], words[2:], words[3:], strict=False))
         return len(grams) / (len(words) - 3) < 0.35  # noqa: PLR2004 - measured on real responses
     raw = text.encode()
     return len(raw) >= 400 and len(zlib.compress(raw, 1)) / len(raw) < 0.15  # noqa: PLR2004

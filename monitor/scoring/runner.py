@@ -104,14 +104,15 @@ class ProcessScoring:
     ) -> tuple[list[Scores], Timings]:
         """Judge the batch in a worker process."""
         loop = asyncio.get_running_loop()
+        pool = self._pool
         try:
-            return await loop.run_in_executor(
-                self._pool, self._call, list(prompts), list(responses), list(finish)
-            )
+            return await loop.run_in_executor(pool, self._call, list(prompts), list(responses), list(finish))
         except BrokenProcessPool as exc:
             # A worker died (killed, out of memory): start fresh ones; this batch is lost and counted.
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start()
+            # Only the first batch to see this pool break replaces it, never a newer pool.
+            if self._pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._start()
             msg = "scoring worker died; restarted it"
             raise ClassifierError(msg) from exc
 

@@ -117,9 +117,9 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         f"Leave one source out, pooled: macro-F1 {category['leave_one_source_out']['macro_f1']},",
         f"harmful-vs-benign AUROC {category['leave_one_source_out']['harmful_auroc']}.",
-        "The AUROC pools scores from models trained without different sources, so a fold that",
-        "removes most benign data (Alpaca) ranks",
-        "benign prompts high; the per-source shares below show where generalisation fails:",
+        "The AUROC pools scores from models trained without different sources, so the fold that",
+        "removes most benign data (Alpaca) ranks benign prompts high. The per-source shares below",
+        "show where generalisation fails:",
         "",
         *_table(
             category["leave_one_source_out"]["per_source"],
