@@ -131,20 +131,23 @@ def _toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
 def _category(ds: Dataset, out: Path) -> dict[str, Any]:
     x = matrix([prompt_view(hash_text(r["prompt"])) for r in ds.records])
     y, groups, sources = np.array(ds.column("category")), _groups(ds), np.array(ds.column("source"))
+    benign, held = y == "benign", _folds(groups, 5)[0]
     predicted, harmful_prob = np.empty(len(y), dtype=object), np.zeros(len(y))
+    per_source = {}
     for s in sorted(set(sources)):
+        # No fold trains on ``held``, so each source can also be ranked against unseen prompts.
+        test = sources == s
         part = fit(
-            x[sources != s], y[sources != s], groups[sources != s], _C["harm_category"], calibrate=False
+            x[~test & ~held], y[~test & ~held], groups[~test & ~held], _C["harm_category"], calibrate=False
         )
-        prob = part.predict_proba(x[sources == s])
-        predicted[sources == s] = np.array(part.classes)[prob.argmax(axis=1)]
-        harmful_prob[sources == s] = 1 - prob[:, part.classes.index("benign")]
-    benign = (y == "benign").astype(int)
-    per_source = {
-        s: _source_shares(y[sources == s], predicted[sources == s], harmful_prob[sources == s])
-        for s in sorted(set(sources))
-    }
-    held = _folds(groups, 5)[0]
+        scored = test | held
+        prob = part.predict_proba(x[scored])
+        harmful = 1 - prob[:, part.classes.index("benign")]
+        predicted[test] = np.array(part.classes)[prob[test[scored]].argmax(axis=1)]
+        harmful_prob[test] = harmful[test[scored]]
+        per_source[s] = _source_shares(y[test], predicted[test], harmful_prob[test]) | {
+            "auroc_vs_unseen": _unseen_auroc(benign[scored], test[scored], harmful)
+        }
     model = fit(x[~held], y[~held], groups[~held], _C["harm_category"])
     prob = model.predict_proba(x[held])
     confidence = prob.max(axis=1)
@@ -154,6 +157,9 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
         "leave_one_source_out": {
             "macro_f1": macro_f1(y, predicted.astype(str)),
             "harmful_auroc": binary_metrics(1 - benign, harmful_prob).get("auroc"),
+            "mean_auroc_vs_unseen": round(
+                float(np.mean([v["auroc_vs_unseen"] for v in per_source.values()])), 4
+            ),
             "per_class_support": {str(c): int((y == c).sum()) for c in sorted(set(y))},
             "per_source": per_source,
         },
@@ -162,6 +168,18 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
             "calibration": calibration(correct, confidence),
         },
     }
+
+
+def _unseen_auroc(benign: np.ndarray, source: np.ndarray, harmful_prob: np.ndarray) -> float:
+    """A held-out source's prompts ranked against the other class from the slice no fold trains on.
+
+    Harmful prompts of the source against benign ones (its own and the slice's); a benign-only source
+    against the slice's harmful prompts. Everything ranked is unseen by the model that ranks it.
+    """
+    positive = ~benign & source if (~benign & source).any() else ~benign & ~source
+    negative = benign & source if not (~benign & source).any() else benign
+    keep = positive | negative
+    return binary_metrics(positive[keep].astype(int), harmful_prob[keep])["auroc"]
 
 
 def _source_shares(y: np.ndarray, predicted: np.ndarray, harmful_prob: np.ndarray) -> dict[str, Any]:
