@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-__all__ = ["binary_metrics", "calibration", "macro_f1"]
+__all__ = ["binary_metrics", "calibration", "macro_f1", "unseen_auroc"]
 
 
 def binary_metrics(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -48,3 +48,19 @@ def calibration(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> dict[str, An
             }
         )
     return {"ece": round(float(ece), 4), "reliability": table}
+
+
+def unseen_auroc(benign: np.ndarray, source: np.ndarray, harmful_prob: np.ndarray) -> float:
+    """AUROC of a held-out source against the other class, over prompts its model never saw.
+
+    ``source`` marks the held-out source; the other rows are a slice no model was trained on. A
+    source with harmful prompts is ranked against every benign prompt (its own and the slice's); a
+    benign-only source against the slice's harmful prompts.
+    """
+    own_harmful = source & ~benign
+    if own_harmful.any():
+        positive, negative = own_harmful, benign
+    else:
+        positive, negative = ~source & ~benign, source & benign
+    keep = positive | negative
+    return binary_metrics(positive[keep].astype(int), harmful_prob[keep])["auroc"]

@@ -16,7 +16,7 @@ from monitor.scoring.scorer import Scorer
 from monitor.training.card import write_card
 from monitor.training.corruptions import CORRUPTIONS, corrupt
 from monitor.training.data import LABEL_MAPPING, Dataset, load
-from monitor.training.evaluate import binary_metrics, calibration, macro_f1
+from monitor.training.evaluate import binary_metrics, calibration, macro_f1, unseen_auroc
 from monitor.training.linear import fit, matrix
 from monitor.training.onnx_export import export
 
@@ -146,7 +146,7 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
         predicted[test] = np.array(part.classes)[prob[test[scored]].argmax(axis=1)]
         harmful_prob[test] = harmful[test[scored]]
         per_source[s] = _source_shares(y[test], predicted[test], harmful_prob[test]) | {
-            "auroc_vs_unseen": _unseen_auroc(benign[scored], test[scored], harmful)
+            "auroc_vs_unseen": unseen_auroc(benign[scored], test[scored], harmful)
         }
     model = fit(x[~held], y[~held], groups[~held], _C["harm_category"])
     prob = model.predict_proba(x[held])
@@ -168,18 +168,6 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
             "calibration": calibration(correct, confidence),
         },
     }
-
-
-def _unseen_auroc(benign: np.ndarray, source: np.ndarray, harmful_prob: np.ndarray) -> float:
-    """A held-out source's prompts ranked against the other class from the slice no fold trains on.
-
-    Harmful prompts of the source against benign ones (its own and the slice's); a benign-only source
-    against the slice's harmful prompts. Everything ranked is unseen by the model that ranks it.
-    """
-    positive = ~benign & source if (~benign & source).any() else ~benign & ~source
-    negative = benign & source if not (~benign & source).any() else benign
-    keep = positive | negative
-    return binary_metrics(positive[keep].astype(int), harmful_prob[keep])["auroc"]
 
 
 def _source_shares(y: np.ndarray, predicted: np.ndarray, harmful_prob: np.ndarray) -> dict[str, Any]:
