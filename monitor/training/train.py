@@ -156,7 +156,7 @@ def _category(ds: Dataset, out: Path) -> dict[str, Any]:
     return {
         "leave_one_source_out": {
             "macro_f1": macro_f1(y, predicted.astype(str)),
-            "harmful_auroc": binary_metrics(1 - benign, harmful_prob).get("auroc"),
+            "harmful_auroc": binary_metrics((~benign).astype(int), harmful_prob).get("auroc"),
             "mean_auroc_vs_unseen": round(
                 float(np.mean([v["auroc_vs_unseen"] for v in per_source.values()])), 4
             ),
