@@ -80,22 +80,30 @@ class Sampler:
 
 
 class SampleQueue:
-    """A bounded queue of Exchanges; ``offer`` never waits, and counts what it drops."""
+    """A bounded queue of Exchanges; ``offer`` never waits, and counts what it drops.
+
+    Every sampled exchange is counted in ``samples_taken`` here, whether it is queued or dropped
+    (``offer`` on a full queue, ``reject`` before a copy exists), so that taken = processed + dropped.
+    """
 
     def __init__(self, maxsize: int, metrics: Metrics) -> None:
         self.maxsize = maxsize
         self.metrics = metrics
         self.queue: asyncio.Queue[Exchange] = asyncio.Queue(maxsize)
-        self._dropped = metrics.dropped_by_reason["queue_full"]
         self._taken = metrics.samples_taken
         metrics.watch_queue(self.queue.qsize, maxsize)
 
     def offer(self, exchange: Exchange) -> bool:
         """Enqueue, or drop and count when full. Returns whether it was kept."""
+        self._taken.inc()
         try:
             self.queue.put_nowait(exchange)
         except asyncio.QueueFull:
-            self._dropped.inc()
+            self.metrics.drop("queue_full")
             return False
-        self._taken.inc()
         return True
+
+    def reject(self, reason: str) -> None:
+        """Count a sampled exchange whose copy cannot be queued at all, as taken and dropped."""
+        self._taken.inc()
+        self.metrics.drop(reason)

@@ -36,6 +36,7 @@ from monitor.errors import (
     UpstreamDisconnectError,
     UpstreamTimeoutError,
 )
+from monitor.export.logs import DropLog
 
 __all__ = [
     "CATALOGUE",
@@ -185,7 +186,10 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         attribute="queue_capacity",
     ),
     MetricSpec(
-        "llm_safety_samples_taken", "counter", "Exchanges copied for scoring.", attribute="samples_taken"
+        "llm_safety_samples_taken",
+        "counter",
+        "Exchanges sampled for scoring; each ends up processed or dropped.",
+        attribute="samples_taken",
     ),
     MetricSpec(
         "llm_safety_samples_processed",
@@ -333,6 +337,7 @@ class Metrics:
         self.alerts_sent: Counter = made["alerts_sent"]
         self.alerts_failed: Counter = made["alerts_failed"]
         self.alerts_dropped: Counter = made["alerts_dropped"]
+        self.drop_log = DropLog()
         self._bind()
 
     def _bind(self) -> None:
@@ -363,8 +368,10 @@ class Metrics:
         return self._requests[(route, model, code_class(status))]
 
     def drop(self, reason: str) -> None:
-        """Count one lost sample; unknown reasons fold into ``internal_error``."""
-        self.dropped_by_reason.get(reason, self.dropped_by_reason[MonitorError.reason]).inc()
+        """Count and log (rate-limited) one lost sample; unknown reasons fold into ``internal_error``."""
+        reason = reason if reason in self.dropped_by_reason else MonitorError.reason
+        self.dropped_by_reason[reason].inc()
+        self.drop_log.count(reason)
 
     def watch_queue(self, depth: Callable[[], int], capacity: int) -> None:
         """Report the queue's depth at scrape time, so the hot path never updates a gauge for it."""

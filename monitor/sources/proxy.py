@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-from monitor.errors import TruncatedCaptureError, UpstreamError
+from monitor.errors import CaptureError, TruncatedCaptureError, UpstreamError
 from monitor.events import Exchange
 from monitor.export.labels import ModelLabels, route_label
 from monitor.export.metrics import Metrics
@@ -134,7 +134,7 @@ class Proxy:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
-            return error_response(413, exc.text or "request body too large", "request_too_large", request_id)
+            return self._too_large(request, request_id, started, exc)
         ex = _Exchange(request_id, route_label(request.path), "other", body, started)
         with self._guard:
             self._start_capture(request, ex)
@@ -148,13 +148,23 @@ class Proxy:
             self.metrics.in_flight.dec()
             self._finish(ex)
 
+    def _too_large(
+        self, request: web.Request, request_id: str, started: float, exc: web.HTTPRequestEntityTooLarge
+    ) -> web.Response:
+        # Counted and logged like any other response; the body was never read, so no model label.
+        ex = _Exchange(request_id, route_label(request.path), "other", b"", started, status=413)
+        reason = "request_too_large"
+        self._log.warning("request_rejected", request_id=request_id, route=ex.route, reason=reason)
+        self._finish(ex)
+        return error_response(413, exc.text or "request body too large", reason, request_id)
+
     def _start_capture(self, request: web.Request, ex: _Exchange) -> None:
         name = model_name(ex.body) if ex.body else None
         ex.model = self.labels(name)
         if not self.sampler.decide(request.method, request.path, name, ex.request_id, request.headers):
             return
         if len(ex.body) > self.capture_max_bytes:
-            self.metrics.drop(TruncatedCaptureError.reason)  # keeps queued memory bounded
+            self.queue.reject(TruncatedCaptureError.reason)  # keeps queued memory bounded
             return
         ex.tee = _Tee(self.capture_max_bytes)
         ex.canary = request.headers.get(self.canary_header)
@@ -203,7 +213,7 @@ class Proxy:
         try:
             await self._pump(upstream, response, ex)
         except UpstreamError as exc:
-            self._upstream_failed(ex, exc)
+            self._count_upstream_failure(ex, exc)  # ex.status stays what the client was sent
             if request.transport is not None:
                 request.transport.close()  # a clean EOF would make a cut response look complete
             return response
@@ -237,10 +247,13 @@ class Proxy:
             raise _ClientGoneError from exc
 
     def _upstream_failed(self, ex: _Exchange, exc: UpstreamError) -> web.Response:
-        self.metrics.upstream_error_by_reason[exc.reason].inc()
-        self._log.warning("upstream_failed", request_id=ex.request_id, route=ex.route, reason=exc.reason)
+        self._count_upstream_failure(ex, exc)
         ex.status = exc.status
         return error_response(exc.status, str(exc), exc.reason, ex.request_id)
+
+    def _count_upstream_failure(self, ex: _Exchange, exc: UpstreamError) -> None:
+        self.metrics.upstream_error_by_reason[exc.reason].inc()
+        self._log.warning("upstream_failed", request_id=ex.request_id, route=ex.route, reason=exc.reason)
 
     def _client_gone(self, ex: _Exchange) -> None:
         self.metrics.client_disconnects.inc()
@@ -258,10 +271,16 @@ class Proxy:
             status=ex.status,
             duration_seconds=duration,
             sampled=ex.tee is not None,
+            complete=ex.complete,
         )
-        if ex.tee is not None:
-            with self._guard:
-                self.queue.offer(self._freeze(ex, duration))
+        if ex.tee is None:
+            return
+        offered = False
+        with self._guard:
+            self.queue.offer(self._freeze(ex, duration))
+            offered = True
+        if not offered:  # the guard absorbed a failure: the sample is still accounted for
+            self.queue.reject(CaptureError.reason)
 
     @staticmethod
     def _freeze(ex: _Exchange, duration: float) -> Exchange:
