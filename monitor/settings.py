@@ -2,7 +2,8 @@
 
 Environment variables are ``SAFETY_MONITOR_<SECTION>__<KEY>`` (double underscore between levels), e.g.
 ``SAFETY_MONITOR_SAMPLING__RATE=0.25``; values are parsed as YAML scalars, so ``true``, ``0.5`` and
-``[a, b]`` work. Every error names the dotted key and the bad value.
+``[a, b]`` work. Every error names the dotted key and the bad value, and, when the value came from
+the environment, the variable that set it; an unknown variable is reported by its own name.
 """
 
 from __future__ import annotations
@@ -167,13 +168,26 @@ def load_settings(
     tree: dict[str, Any] = {}
     if config_file is not None:
         _merge(tree, _read_yaml(config_file))
-    _merge(tree, _from_env(os.environ if environ is None else environ))
+    env_tree, origins = _from_env(os.environ if environ is None else environ)
+    _merge(tree, env_tree)
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _merge(tree, _nest(dotted.split("."), value))
-    settings = _build(Settings, tree, "")
-    _validate(settings)
+            origins.pop(dotted, None)
+    try:
+        settings: Settings = _build(Settings, tree, "")
+        _validate(settings)
+    except ConfigError as exc:
+        raise _named_by_env(exc, origins) from exc
     return settings
+
+
+def _named_by_env(exc: ConfigError, origins: Mapping[str, str]) -> ConfigError:
+    """``exc``, saying which environment variable set the bad value (when one did)."""
+    for dotted, name in origins.items():
+        if exc.key == dotted or exc.key.startswith(dotted + "."):
+            return ConfigError(exc.key, exc.value, f"{exc.problem} (set by {name})")
+    return exc
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -190,9 +204,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+def _from_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings tree from ``SAFETY_MONITOR_*``, and which variable set each dotted key."""
     tree: dict[str, Any] = {}
-    for name, raw in environ.items():
+    origins: dict[str, str] = {}
+    for name, raw in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX):
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
@@ -200,8 +216,23 @@ def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw else raw
         except yaml.YAMLError:
             value = raw
+        _check_env_path(name, path, value)
         _merge(tree, _nest(path, value))
-    return tree
+        origins[".".join(path)] = name
+    return tree, origins
+
+
+def _check_env_path(name: str, path: list[str], value: Any) -> None:
+    """Reject a variable that names no setting, by the variable's own name (not a dotted key)."""
+    cls: Any = Settings
+    for depth, part in enumerate(path):
+        hints = typing.get_type_hints(cls)
+        if part not in hints or part not in {f.name for f in dataclasses.fields(cls)}:
+            known = ".".join(path[: depth + 1])
+            raise ConfigError(name, value, f"unknown environment variable: there is no setting {known}")
+        if not dataclasses.is_dataclass(hints[part]):
+            return  # deeper parts are keys inside this setting's value (a mapping)
+        cls = hints[part]
 
 
 def _nest(path: list[str], value: Any) -> dict[str, Any]:

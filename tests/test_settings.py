@@ -33,7 +33,7 @@ def test_layers_override_in_order(tmp_path):
         ({"SAFETY_MONITOR_PORT": "eighty"}, "port", "eighty"),
         ({"SAFETY_MONITOR_PORT": "70000"}, "port", 70000),
         ({"SAFETY_MONITOR_SAMPLING__MODELS": "{ft: 2}"}, "sampling.models.ft", 2.0),
-        ({"SAFETY_MONITOR_NO_SUCH": "1"}, "no_such", 1),
+        ({"SAFETY_MONITOR_NO_SUCH": "1"}, "SAFETY_MONITOR_NO_SUCH", 1),
         ({"SAFETY_MONITOR_CAPTURE_TEXT": "maybe"}, "capture_text", "maybe"),
         (
             {"SAFETY_MONITOR_SAMPLE_LOG__PATH": "/no/such/dir/x.jsonl"},
