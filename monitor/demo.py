@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -73,46 +74,86 @@ async def _traffic(base: str, rate: float, counter: Callable[[], None]) -> None:
 async def run_demo(
     port: int, admin_port: int, rate: float, duration: float | None, regress_after: float | None = None
 ) -> None:
-    """Run until Ctrl-C (or ``duration`` seconds), printing where to look.
+    """Run until Ctrl-C or SIGTERM (or ``duration`` seconds), printing where to look.
 
     With ``regress_after``, the fake model starts complying with harmful prompts after that many
-    seconds, so the detectors alarm and the status page turns red.
+    seconds, so the detectors alarm and the status page turns red. The monitor's own log lines
+    (``monitor_started``, drops, upstream failures) go to standard error. The temporary folder of
+    the sample log is removed however the demo ends.
     """
-    configure_logging("warning")
+    configure_logging("info")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)  # from the start, so no signal skips the clean-up
+    with tempfile.TemporaryDirectory(prefix="safety-monitor-demo-") as folder:
+        await _run(Path(folder) / "samples.jsonl", stop, port, admin_port, rate, duration, regress_after)
+
+
+async def _run(
+    sample_log: Path,
+    stop: asyncio.Event,
+    port: int,
+    admin_port: int,
+    rate: float,
+    duration: float | None,
+    regress_after: float | None,
+) -> None:
     model = DemoModel()
     fake, upstream = await _start_fake(model)
-    sample_log = Path(tempfile.mkdtemp(prefix="safety-monitor-demo-")) / "samples.jsonl"
-    settings = load_settings(
-        environ={},  # the demo ignores SAFETY_MONITOR_* so it always runs the same way
-        overrides={
-            "upstream.url": upstream,
-            "port": port,
-            "admin_port": admin_port,
-            "sample_log.path": str(sample_log),
-            "detection.warmup": 30,  # baselines within a minute at the demo's traffic rate
-        },
-    )
-    stop = asyncio.Event()
-    ports: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve(settings, stop, lambda p, a: ports.set_result((p, a))))
-    proxy_port, metrics_port = await ports
-    print(f"fake model server : {upstream}")
-    print(f"proxy             : http://127.0.0.1:{proxy_port}/v1/chat/completions")
-    print(f"metrics           : http://127.0.0.1:{metrics_port}/metrics")
-    print(f"status page       : http://127.0.0.1:{metrics_port}/")
-    print(f"sample log        : {sample_log}")
+    try:
+        settings = load_settings(
+            environ={},  # the demo ignores SAFETY_MONITOR_* so it always runs the same way
+            overrides={
+                "upstream.url": upstream,
+                "port": port,
+                "admin_port": admin_port,
+                "sample_log.path": str(sample_log),
+                "detection.warmup": 30,  # baselines within a minute at the demo's traffic rate
+                "shutdown_timeout_seconds": 5,
+            },
+        )
+        ports: asyncio.Future[tuple[int, int]] = asyncio.get_running_loop().create_future()
+        server = asyncio.create_task(serve(settings, stop, lambda p, a: ports.set_result((p, a))))
+        await asyncio.wait((ports, server), return_when=asyncio.FIRST_COMPLETED)
+        if not ports.done():  # serve failed to start (a busy port): raise its error
+            ports.cancel()
+            await server
+            return
+        proxy_port, metrics_port = ports.result()
+        _announce(upstream, proxy_port, metrics_port, sample_log, model, regress_after)
+        sent = [0]
+        traffic = asyncio.create_task(
+            _traffic(f"http://127.0.0.1:{proxy_port}", rate, lambda: sent.__setitem__(0, sent[0] + 1))
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration)
+        stop.set()
+        traffic.cancel()
+        await asyncio.gather(traffic, server, return_exceptions=True)
+        _say(f"sent {sent[0]} requests through the proxy")
+    finally:
+        await fake.cleanup()
+
+
+def _announce(
+    upstream: str,
+    proxy_port: int,
+    metrics_port: int,
+    sample_log: Path,
+    model: DemoModel,
+    regress_after: float | None,
+) -> None:
+    _say(f"fake model server : {upstream}")
+    _say(f"proxy             : http://127.0.0.1:{proxy_port}/v1/chat/completions")
+    _say(f"metrics           : http://127.0.0.1:{metrics_port}/metrics")
+    _say(f"status page       : http://127.0.0.1:{metrics_port}/")
+    _say(f"sample log        : {sample_log} (removed when the demo stops)")
     if regress_after is not None:
-        print(f"the fake model will stop refusing harmful prompts after {regress_after:.0f} s")
+        _say(f"the fake model will stop refusing harmful prompts after {regress_after:.0f} s")
         asyncio.get_running_loop().call_later(regress_after, model.regress)
-    print("Ctrl-C to stop.")
-    sent = [0]
-    traffic = asyncio.create_task(
-        _traffic(f"http://127.0.0.1:{proxy_port}", rate, lambda: sent.__setitem__(0, sent[0] + 1))
-    )
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), duration)
-    stop.set()
-    traffic.cancel()
-    await asyncio.gather(traffic, server, return_exceptions=True)
-    await fake.cleanup()
-    print(f"sent {sent[0]} requests through the proxy")
+    _say("Ctrl-C to stop.")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # flushed: the demo is often piped (tee, a test)
