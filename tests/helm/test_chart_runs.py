@@ -1,0 +1,122 @@
+"""The rendered monitor container, run here: its command, args, env and mounted ConfigMap, as rendered.
+
+Only what a kubelet would provide is swapped: each volume mount becomes a folder under tmp_path
+(the ConfigMap's keys written into its folder, mount paths in the args and the settings rewritten to
+match), and the image's `safety-monitor` is this virtualenv's. Ports and the model server are on
+loopback: the fake upstream plays the model server, on `modelServer.port` (sidecar) or at
+`upstream.url` (standalone).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from helm_chart import monitor_container, one, pod_spec, render, scenario
+from services import free_port, wait_ready
+
+from monitor.fakes.upstream import FakeUpstream
+from monitor.settings import load_settings
+
+BINARY = Path(sys.executable).with_name("safety-monitor")
+
+
+def _mounts(docs: list[dict[str, Any]], tmp: Path) -> dict[str, Path]:
+    """Mount path → local folder; the ConfigMap volume's keys are written into its folder."""
+    volumes = {volume["name"]: volume for volume in pod_spec(docs)["volumes"]}
+    local: dict[str, Path] = {}
+    for mount in monitor_container(docs)["volumeMounts"]:
+        folder = tmp / mount["name"]
+        folder.mkdir(parents=True)
+        if "configMap" in volumes[mount["name"]]:
+            configmap = one(docs, "ConfigMap", volumes[mount["name"]]["configMap"]["name"])
+            for key, text in configmap["data"].items():
+                (folder / key).write_text(text, encoding="utf-8")
+        local[mount["mountPath"]] = folder
+    return local
+
+
+def _relocate(text: str, local: dict[str, Path]) -> str:
+    """Mount paths in ``text`` replaced by their folders, in one pass (``/tmp`` is a mount too)."""
+    alternatives = "|".join(re.escape(path) for path in sorted(local, key=len, reverse=True))
+    return re.sub(rf"(?<![\w/])({alternatives})(?=/|\b|$)", lambda m: str(local[m[1]]), text)
+
+
+def localise(docs: list[dict[str, Any]], tmp: Path) -> tuple[list[str], dict[str, str]]:
+    """The monitor container's argv and environment, with its volumes as local folders."""
+    container = monitor_container(docs)
+    local = _mounts(docs, tmp)
+    for mount_path, folder in local.items():
+        for file in folder.iterdir():
+            file.write_text(_relocate(file.read_text(encoding="utf-8"), local), encoding="utf-8")
+        assert mount_path.startswith("/")
+    assert container["command"] == ["safety-monitor"]
+    argv = [str(BINARY)] + [_relocate(arg, local) for arg in container["args"]]
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C", "LC_ALL": "C"}
+    env |= {entry["name"]: entry["value"] for entry in container.get("env", [])}
+    return argv, env
+
+
+def _config_file(argv: list[str]) -> Path:
+    return Path(argv[argv.index("--config") + 1])
+
+
+@pytest.mark.parametrize("name", ["sidecar", "standalone", "tap"])
+def test_rendered_settings_pass_the_monitors_validation(name, tmp_path):
+    """The ConfigMap's config.yaml and the container env load through monitor.settings."""
+    argv, env = localise(render(scenario(name)), tmp_path)
+    settings = load_settings(_config_file(argv), environ=env)
+    assert settings.admin_port == 9464
+    assert str(settings.detection.checkpoint_path).startswith(str(tmp_path))
+
+
+def _values(mode: str, upstream_port: int, ports: dict[str, int]) -> dict[str, Any]:
+    """The mode's ci scenario, on loopback ports, with one extra env var to prove env is applied."""
+    values = scenario(mode) | {"bindAddress": "127.0.0.1", "ports": ports}
+    values["extraEnv"] = [{"name": "SAFETY_MONITOR_SAMPLING__DETERMINISTIC", "value": "true"}]
+    if mode == "sidecar":
+        values["modelServer"] = values["modelServer"] | {"port": upstream_port}
+    else:
+        values["upstream"] = {"url": f"http://127.0.0.1:{upstream_port}"}
+    return values
+
+
+async def _proxied_once(proxy: str) -> dict[str, Any]:
+    body = {"model": "my-ft", "messages": [{"role": "user", "content": "Say hello."}]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{proxy}/v1/chat/completions", json=body) as response,
+    ):
+        assert response.status == 200
+        return await response.json()
+
+
+@pytest.mark.parametrize("mode", ["sidecar", "standalone"])
+async def test_rendered_command_serves_and_proxies(mode, tmp_path, fake: FakeUpstream, upstream_url: str):
+    """The rendered command starts, /readyz answers 200, one request is proxied, SIGTERM exits 0."""
+    ports = {"proxy": free_port(), "admin": free_port()}
+    docs = render(_values(mode, int(upstream_url.rsplit(":", 1)[1]), ports))
+    argv, env = localise(docs, tmp_path / "pod")
+    log = tmp_path / "monitor.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        await wait_ready(f"http://127.0.0.1:{ports['admin']}/readyz", seconds=120)
+        reply = await _proxied_once(f"http://127.0.0.1:{ports['proxy']}")
+        assert reply["choices"][0]["message"]["content"]
+        assert [path for path, _, _ in fake.received] == ["/v1/chat/completions"]
+    finally:
+        proc.terminate()
+        code = proc.wait(60)
+    output = log.read_text(encoding="utf-8", errors="replace")
+    assert code == 0, output
+    settings_seen = yaml.safe_load(_config_file(argv).read_text(encoding="utf-8"))
+    assert settings_seen["port"] == ports["proxy"]
+    assert "monitor_started" in output
