@@ -9,6 +9,7 @@ loopback: the fake upstream plays the model server, on `modelServer.port` (sidec
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -19,7 +20,9 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from helm_chart import monitor_container, one, pod_spec, render, scenario
+from components import require
+from helm_chart import ROOT, monitor_container, one, pod_spec, render, scenario
+from prometheus_client.parser import text_string_to_metric_families
 from services import free_port, wait_ready
 
 from monitor.fakes.upstream import FakeUpstream
@@ -49,7 +52,22 @@ def _relocate(text: str, local: dict[str, Path]) -> str:
     return re.sub(rf"(?<![\w/])({alternatives})(?=/|\b|$)", lambda m: str(local[m[1]]), text)
 
 
-def localise(docs: list[dict[str, Any]], tmp: Path) -> tuple[list[str], dict[str, str]]:
+def image_entry_point(tmp: Path) -> list[str]:
+    """The image's `safety-monitor` (the uvloop wrapper written inline in the Dockerfile)."""
+    try:
+        import uvloop  # noqa: F401, PLC0415
+    except ImportError:
+        require("uvloop", False, "pip install '.[fast]'")
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    body = dockerfile.split("<<'EOF' /opt/venv/bin/safety-monitor\n", 1)[1].split("\nEOF\n", 1)[0]
+    script = tmp / "safety-monitor"
+    script.write_text(body + "\n", encoding="utf-8")
+    return [sys.executable, str(script)]
+
+
+def localise(
+    docs: list[dict[str, Any]], tmp: Path, entry_point: list[str] | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The monitor container's argv and environment, with its volumes as local folders."""
     container = monitor_container(docs)
     local = _mounts(docs, tmp)
@@ -58,7 +76,7 @@ def localise(docs: list[dict[str, Any]], tmp: Path) -> tuple[list[str], dict[str
             file.write_text(_relocate(file.read_text(encoding="utf-8"), local), encoding="utf-8")
         assert mount_path.startswith("/")
     assert container["command"] == ["safety-monitor"]
-    argv = [str(BINARY)] + [_relocate(arg, local) for arg in container["args"]]
+    argv = (entry_point or [str(BINARY)]) + [_relocate(arg, local) for arg in container["args"]]
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp), "LANG": "C", "LC_ALL": "C"}
     env |= {entry["name"]: entry["value"] for entry in container.get("env", [])}
     return argv, env
@@ -90,20 +108,39 @@ def _values(mode: str, upstream_port: int, ports: dict[str, int]) -> dict[str, A
 
 async def _proxied_once(proxy: str) -> dict[str, Any]:
     body = {"model": "my-ft", "messages": [{"role": "user", "content": "Say hello."}]}
+    forced = {"X-Safety-Monitor-Sample": "1"}  # sampled whatever sampling.rate says
     async with (
         aiohttp.ClientSession() as session,
-        session.post(f"{proxy}/v1/chat/completions", json=body) as response,
+        session.post(f"{proxy}/v1/chat/completions", json=body, headers=forced) as response,
     ):
         assert response.status == 200
         return await response.json()
 
 
-@pytest.mark.parametrize("mode", ["sidecar", "standalone"])
-async def test_rendered_command_serves_and_proxies(mode, tmp_path, fake: FakeUpstream, upstream_url: str):
-    """The rendered command starts, /readyz answers 200, one request is proxied, SIGTERM exits 0."""
+async def _scored(admin: str) -> float:
+    """llm_safety_samples_scored_total, once it is above zero (the scoring worker works)."""
+    async with asyncio.timeout(120), aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{admin}/metrics") as response:
+                text = await response.text()
+            for family in text_string_to_metric_families(text):
+                scored = [s.value for s in family.samples if s.name == "llm_safety_samples_scored_total"]
+                if scored and scored[0] > 0:
+                    return scored[0]
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("mode", "image"), [("sidecar", False), ("standalone", False), ("sidecar", True)],
+    ids=["sidecar", "standalone", "sidecar-image-entry-point"],
+)  # fmt: skip
+async def test_rendered_command_serves_and_proxies(
+    mode, image, tmp_path, fake: FakeUpstream, upstream_url: str
+):
+    """The rendered command starts, /readyz is 200, one request is proxied and scored, SIGTERM exits 0."""
     ports = {"proxy": free_port(), "admin": free_port()}
     docs = render(_values(mode, int(upstream_url.rsplit(":", 1)[1]), ports))
-    argv, env = localise(docs, tmp_path / "pod")
+    argv, env = localise(docs, tmp_path / "pod", image_entry_point(tmp_path) if image else None)
     log = tmp_path / "monitor.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -112,6 +149,7 @@ async def test_rendered_command_serves_and_proxies(mode, tmp_path, fake: FakeUps
         reply = await _proxied_once(f"http://127.0.0.1:{ports['proxy']}")
         assert reply["choices"][0]["message"]["content"]
         assert [path for path, _, _ in fake.received] == ["/v1/chat/completions"]
+        assert await _scored(f"http://127.0.0.1:{ports['admin']}") == 1
     finally:
         proc.terminate()
         code = proc.wait(60)
