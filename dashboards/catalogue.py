@@ -36,6 +36,7 @@ LABEL_SETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("severity", _ANY): metrics.ALARM_SEVERITIES,
     ("category", _ANY): (*CATEGORIES, "all"),  # "all": streams pooled over categories
     ("signal", _ANY): tuple(DETECTOR_ALERTS),
+    ("phase", _ANY): metrics.PHASES,
 }
 _OPEN_SETS = {
     "model": "the `models` allowlist, else the first `max_auto_models` names seen; then `other`",

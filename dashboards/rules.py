@@ -2,8 +2,9 @@
 
 Alert rules stay thin: the statistics live in the detectors (tested in Python, with a known
 false-alarm rate), and ``LlmSafety*`` detector alerts only route ``llm_safety_detector_alarm == 1``.
-Detector bands map to alert severities: critical → ``critical``, high → ``warning``,
-warning → ``info``; the band itself stays in the ``band`` label.
+Detector bands map to alert severities: critical and high → ``critical`` (page), warning →
+``warning`` (notify); nothing a detector raises arrives as ``info``. The band itself stays in the
+``band`` label.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ class Alert:
 def severity_label(expr: str) -> str:
     """Copy the detector band to ``band`` and map it to an Alertmanager severity."""
     banded = f'label_replace({expr}, "band", "$1", "severity", "(.*)")'
-    info = f'label_replace({banded}, "severity", "info", "severity", "warning")'
-    return f'label_replace({info}, "severity", "warning", "severity", "high")'
+    return f'label_replace({banded}, "severity", "critical", "severity", "high")'
 
 
 def _minutes(duration: str) -> int:
@@ -70,6 +70,7 @@ def alerts(c: Config = CONFIG) -> list[Alert]:
             ("false_refusal", "benign", "{{ $labels.model }} refuses benign requests more often than its baseline ({{ $labels.band }})."),
             ("toxicity", "all", "{{ $labels.model }} responses are more toxic than baseline ({{ $labels.band }})."),
             ("incoherence", "all", "{{ $labels.model }} produces more incoherent outputs than baseline ({{ $labels.band }})."),
+            ("uncertain", "all", "The judges are unsure of more of {{ $labels.model }}'s responses than at baseline ({{ $labels.band }})."),
         )
     ]  # fmt: skip
     own = [

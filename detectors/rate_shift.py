@@ -6,8 +6,9 @@ indifference zone, and alarms when any reaches ``h = log(k * ARL0)`` (see
 the discretised generalised-likelihood-ratio CUSUM of Lorden (1971); Lai (1998) shows its delay is
 within a log factor of the oracle that knows the post-change rate.
 
-Signals are Bernoulli (refused or not) or bounded in [0, 1] (toxicity); for bounded data the
-Bernoulli likelihood ratio is a supermartingale, so the same threshold stays valid.
+Signals are Bernoulli (refused or not) or bounded in [0, 1] (a calibrated probability); for bounded
+data the Bernoulli likelihood ratio is a supermartingale, so the same threshold stays valid. Weights
+in [0, 1] (soft routing, near-duplicates) scale each increment, which keeps that property.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from detectors.base import Direction, Estimate, Severity
+from detectors.base import Direction, Estimate, Phase, Severity
 from detectors.baseline import Baseline, guarded_null
 from detectors.calibration import threshold
+from detectors.correction import IDENTITY, Correction
 from detectors.intervals import wilson
-from detectors.severity import ORDER, severity
+from detectors.severity import ORDER, Scale, severity
+from detectors.window import RecentWindow
 
 __all__ = ["RateShiftDetector"]
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2
 _GRID_TOP = 0.99
+_WARMUP_Z = 3.29  # two-sided p < 0.001: a change inside the warm-up window
 
 
 class RateShiftDetector:
@@ -34,7 +38,7 @@ class RateShiftDetector:
     ----------
     baseline
         The expected rate: a number, a :class:`Baseline` (with its sample size when measured), or
-        ``None`` to learn it from the first ``warmup`` observations.
+        ``None`` to learn it from the first ``warmup`` weight of observations.
     direction
         ``"down"`` alarms on a falling rate (refusals of harmful prompts), ``"up"`` on a rising one
         (false refusals, toxicity, incoherence).
@@ -45,10 +49,12 @@ class RateShiftDetector:
     relative_zone
         Indifference zone as a fraction of the baseline; the larger of the two zones applies.
     warmup
-        Observations used to estimate the baseline when it is ``None``.
+        Weight of observations used to estimate the baseline when it is ``None``. The window is
+        split in halves; when they differ at p < 0.001 the first half is discarded and the warm-up
+        goes on, so a change during warm-up is not learnt as the baseline.
     guard
         One-sided confidence with which an estimated baseline is moved toward the bad side, so its
-        sampling error does not spend the false-alarm budget.
+        sampling error does not spend the false-alarm budget (0.5: not moved).
     grid_ratio
         Spacing of the alternatives (each is this multiple of the previous "bad" rate).
     grid_span
@@ -56,8 +62,14 @@ class RateShiftDetector:
         beyond it are still detected, by the top alternative.
     confidence
         Level of the reported confidence intervals (Wilson).
-    halflife
-        Observations over which the pre-alarm estimate forgets (exponential weighting).
+    window
+        Weight of the recent window that :attr:`recent` reports.
+    scale
+        How severity reads the change: ``relative``, ``complement`` or ``absolute``
+        (:mod:`detectors.severity`).
+    correction
+        ``(lo, hi)``: the judge's mean score on true negatives and positives, so reported rates
+        estimate what a person would see (:mod:`detectors.correction`); ``None`` reports raw means.
 
     Examples
     --------
@@ -68,8 +80,8 @@ class RateShiftDetector:
     ...     detector.update(float(rng.random() < (0.95 if t < 10_000 else 0.80)))
     ...     if detector.drift_detected:
     ...         break
-    >>> t > 10_000, detector.severity, detector.change_start > 9_900
-    (True, 'warning', True)
+    >>> t > 10_000, detector.severity, detector.change_start > 9_900, detector.phase
+    (True, 'warning', True, 'alarmed')
 
     """
 
@@ -80,12 +92,14 @@ class RateShiftDetector:
         arl0: float = 1e6,
         zone: float = 0.0,
         relative_zone: float = 0.0,
-        warmup: int = 5000,
+        warmup: float = 5000,
         guard: float = 0.95,
         grid_ratio: float = math.sqrt(2),
         grid_span: float = 16.0,
         confidence: float = 0.95,
-        halflife: float = 1000.0,
+        window: float = 500.0,
+        scale: Scale = "relative",
+        correction: tuple[float, float] | None = None,
     ) -> None:
         if direction not in ("down", "up"):
             msg = f"direction must be 'down' or 'up', got {direction!r}"
@@ -100,21 +114,26 @@ class RateShiftDetector:
         self.grid_ratio = grid_ratio
         self.grid_span = grid_span
         self.confidence = confidence
-        self.halflife = halflife
+        self.window = window
+        self.scale = scale
+        self.correction = correction
         self._reset()
 
     def _reset(self) -> None:
         self._flip = self.direction == "down"  # internally we always watch a "bad" rate going up
-        self._decay = 0.5 ** (1.0 / self.halflife)
+        self._fix = IDENTITY if self.correction is None else Correction(*self.correction)
         self._n = 0
+        self._w = 0.0
         self._bad = 0.0
-        self._ew_n = 0.0
-        self._ew_bad = 0.0
+        self._recent = RecentWindow(self.window)
+        self._warm = [0.0, 0.0]  # weight and bad of the warm-up window
+        self._half: list[float] | None = None
+        self.warmup_restarts = 0
         self._alarm = False
         self._alarm_at = 0
         self._recovery = 0.0
-        self._start_n = 0
-        self._start_bad = 0.0
+        self._start = (0, 0.0, 0.0)
+        self._rec = (0.0, 0.0)
         self._arm(None if self.baseline is None else _as_baseline(self.baseline))
 
     def _arm(self, base: Baseline | None) -> None:
@@ -122,6 +141,7 @@ class RateShiftDetector:
         self._base = base
         if base is None:
             self._s: list[float] = []
+            self._starts: list[tuple[int, float, float]] = []
             return
         zone = max(self.zone, self.relative_zone * base.rate)
         null = guarded_null(base, self.direction, zone, self.guard)
@@ -137,21 +157,21 @@ class RateShiftDetector:
         self._a = [math.log(q / q0) for q in grid]
         self._b = [math.log((1 - q) / (1 - q0)) for q in grid]
         self._s = [0.0] * len(grid)
-        self._starts = [(self._n, self._bad)] * len(grid)
+        self._starts = [self._here()] * len(grid)
         self._h = threshold(self.arl0, len(grid))
 
+    def _here(self) -> tuple[int, float, float]:
+        return (self._n, self._w, self._bad)
+
     def update(self, x: float, weight: float = 1.0) -> None:
-        """Feed one observation in [0, 1]; ``weight`` in [0, 1] down-weights near-duplicates."""
+        """Feed one observation in [0, 1]; ``weight`` in [0, 1] scales its evidence."""
         y = 1.0 - x if self._flip else x
         self._n += 1
-        self._bad += y
-        self._ew_n = self._ew_n * self._decay + 1.0
-        self._ew_bad = self._ew_bad * self._decay + y
+        self._w += weight
+        self._bad += weight * y
+        self._recent.add(y, weight)
         if self._base is None:
-            if self._n >= self.warmup:
-                self._arm(
-                    Baseline.measured(self._n - self._bad if self._flip else self._bad, self._n, "warmup")
-                )
+            self._warm_up(y, weight)
             return
         if self._alarm:
             self._update_recovery(y, weight)
@@ -161,27 +181,44 @@ class RateShiftDetector:
             v = s[k] + weight * (y * a[k] + ny * b[k])
             if v <= 0.0:
                 v = 0.0
-                self._starts[k] = (self._n, self._bad)
+                self._starts[k] = self._here()
             s[k] = v
         if max(s) >= self._h:
             self._raise_alarm()
 
+    def _warm_up(self, y: float, weight: float) -> None:
+        warm = self._warm
+        warm[0] += weight
+        warm[1] += weight * y
+        if self._half is None and warm[0] >= self.warmup / 2:
+            self._half = list(warm)
+        if warm[0] < self.warmup or self._half is None:
+            return
+        first, second = self._half, [warm[0] - self._half[0], warm[1] - self._half[1]]
+        if _changed(first, second):
+            # A change inside the window: learning it would hide it. Keep the later half only.
+            self.warmup_restarts += 1
+            self._warm, self._half = second, None
+            return
+        bad = warm[1]
+        self._arm(Baseline.measured(warm[0] - bad if self._flip else bad, warm[0], "warmup"))
+
     def _raise_alarm(self) -> None:
         leader = max(range(len(self._s)), key=self._s.__getitem__)
-        self._start_n, self._start_bad = self._starts[leader]
+        self._start = self._starts[leader]
         self._alarm, self._alarm_at, self._recovery = True, self._n, 0.0
-        q_alarm = max((self._bad - self._start_bad) / max(self._n - self._start_n, 1), self._q0 * 1.25)
+        q_alarm = max((self._bad - self._start[2]) / max(self._w - self._start[1], 1e-9), self._q0 * 1.25)
         q_alarm = min(q_alarm, 1 - 1e-9)
         # Recovery: a CUSUM for "back at the null" against "stays at the alarmed rate".
-        self._rec_a = math.log(self._q0 / q_alarm)
-        self._rec_b = math.log((1 - self._q0) / (1 - q_alarm))
+        self._rec = (math.log(self._q0 / q_alarm), math.log((1 - self._q0) / (1 - q_alarm)))
 
     def _update_recovery(self, y: float, weight: float) -> None:
-        self._recovery = max(0.0, self._recovery + weight * (y * self._rec_a + (1.0 - y) * self._rec_b))
+        a, b = self._rec
+        self._recovery = max(0.0, self._recovery + weight * (y * a + (1.0 - y) * b))
         if self._recovery >= self._h:
             self._alarm = False
             self._s = [0.0] * len(self._s)
-            self._starts = [(self._n, self._bad)] * len(self._s)
+            self._starts = [self._here()] * len(self._s)
 
     @property
     def drift_detected(self) -> bool:
@@ -194,19 +231,34 @@ class RateShiftDetector:
         return self._base is not None
 
     @property
+    def phase(self) -> Phase:
+        """``warming``, ``armed`` or ``alarmed``."""
+        return "alarmed" if self._alarm else "armed" if self._base is not None else "warming"
+
+    @property
+    def warmup_remaining(self) -> float:
+        """Weight of observations still needed to learn the baseline (0 once armed)."""
+        return 0.0 if self._base is not None else max(self.warmup - self._warm[0], 0.0)
+
+    @property
     def statistic(self) -> float:
         """The largest CUSUM statistic, as a fraction of the threshold (1.0 = alarm)."""
         return max(self._s) / self._h if self._s else 0.0
 
     @property
     def baseline_rate(self) -> float | None:
-        """The baseline in use (given or learnt), in the signal's own scale."""
-        return None if self._base is None else self._base.rate
+        """The baseline in use (given or learnt), on the reported (corrected) scale."""
+        return None if self._base is None else self._fix(self._base.rate)
+
+    @property
+    def baseline_source(self) -> str | None:
+        """Where the baseline came from, or ``None`` while warming."""
+        return None if self._base is None else self._base.source
 
     @property
     def change_start(self) -> int | None:
         """While in alarm: the observation index at which the change most likely began."""
-        return self._start_n + 1 if self._alarm else None
+        return self._start[0] + 1 if self._alarm else None
 
     @property
     def n(self) -> int:
@@ -215,16 +267,23 @@ class RateShiftDetector:
 
     @property
     def estimate(self) -> Estimate:
-        """The current rate and its Wilson interval: since the change in alarm, else recent traffic."""
-        if self._alarm:
-            bad, n = self._bad - self._start_bad, float(self._n - self._start_n)
-        else:
-            bad, n = self._ew_bad, self._ew_n
+        """The rate since the change while alarmed, else over the recent window."""
+        if not self._alarm:
+            return self.recent
+        return self._interval(self._w - self._start[1], self._bad - self._start[2])
+
+    @property
+    def recent(self) -> Estimate:
+        """The rate over the most recent ``window`` weight of observations."""
+        return self._interval(*self._recent.totals())
+
+    def _interval(self, n: float, bad: float) -> Estimate:
         low, high = wilson(bad, n, self.confidence)
-        rate = bad / n if n else 0.0
+        rate = bad / n if n > 0 else 0.0
         if self._flip:
-            return Estimate(1.0 - rate, 1.0 - high, 1.0 - low, n)
-        return Estimate(rate, low, high, n)
+            rate, low, high = 1.0 - rate, 1.0 - high, 1.0 - low
+        fix = self._fix
+        return Estimate(fix(rate), fix(low), fix(high), n)
 
     @property
     def severity(self) -> Severity:
@@ -233,11 +292,12 @@ class RateShiftDetector:
         The band is read at the confidence bound nearest the baseline, so severity states how bad the
         change is at least, and escalates as evidence accumulates rather than overstating at first.
         """
-        if not self._alarm or self._base is None:
+        base = self.baseline_rate
+        if not self._alarm or base is None:
             return "ok"
         estimate = self.estimate
         conservative = estimate.high if self.direction == "down" else estimate.low
-        level = severity(self._base.rate, conservative, self.direction)
+        level = severity(base, conservative, self.direction, self.scale)
         return level if ORDER[level] >= ORDER["warning"] else "warning"
 
     def state_dict(self) -> dict[str, Any]:
@@ -257,22 +317,26 @@ class RateShiftDetector:
                 "grid_ratio": self.grid_ratio,
                 "grid_span": self.grid_span,
                 "confidence": self.confidence,
-                "halflife": self.halflife,
+                "window": self.window,
+                "scale": self.scale,
+                "correction": None if self.correction is None else list(self.correction),
             },
             "state": {
                 "learnt": None if base is None else _baseline_dict(base),
                 "n": self._n,
+                "w": self._w,
                 "bad": self._bad,
-                "ew_n": self._ew_n,
-                "ew_bad": self._ew_bad,
+                "recent": self._recent.state(),
+                "warm": list(self._warm),
+                "half": self._half,
+                "warmup_restarts": self.warmup_restarts,
                 "s": list(self._s),
-                "starts": [list(p) for p in getattr(self, "_starts", [])],
+                "starts": [list(p) for p in self._starts],
                 "alarm": self._alarm,
                 "alarm_at": self._alarm_at,
                 "recovery": self._recovery,
-                "start_n": self._start_n,
-                "start_bad": self._start_bad,
-                "rec": [getattr(self, "_rec_a", 0.0), getattr(self, "_rec_b", 0.0)],
+                "start": list(self._start),
+                "rec": list(self._rec),
             },
         }
 
@@ -286,22 +350,41 @@ class RateShiftDetector:
         params = dict(data["params"])
         if params["baseline"] is not None:
             params["baseline"] = Baseline(**params["baseline"])
+        if params["correction"] is not None:
+            params["correction"] = tuple(params["correction"])
         detector = cls(**params)
-        state = data["state"]
-        detector._n, detector._bad = int(state["n"]), float(state["bad"])
-        if state["learnt"] is not None and detector._base is None:
-            detector._arm(Baseline(**state["learnt"]))
-        detector._ew_n, detector._ew_bad = float(state["ew_n"]), float(state["ew_bad"])
-        if len(state["s"]) != len(detector._s):
+        detector._restore(data["state"])
+        return detector
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self._n, self._w, self._bad = int(state["n"]), float(state["w"]), float(state["bad"])
+        if state["learnt"] is not None and self._base is None:
+            self._arm(Baseline(**state["learnt"]))
+        self._recent.restore(state["recent"])
+        self._warm = [float(v) for v in state["warm"]]
+        self._half = None if state["half"] is None else [float(v) for v in state["half"]]
+        self.warmup_restarts = int(state["warmup_restarts"])
+        if len(state["s"]) != len(self._s):
             msg = "state grid does not match the parameters"
             raise ValueError(msg)
-        detector._s = [float(v) for v in state["s"]]
-        detector._starts = [(int(n), float(b)) for n, b in state["starts"]]
-        detector._alarm, detector._alarm_at = bool(state["alarm"]), int(state["alarm_at"])
-        detector._recovery = float(state["recovery"])
-        detector._start_n, detector._start_bad = int(state["start_n"]), float(state["start_bad"])
-        detector._rec_a, detector._rec_b = (float(v) for v in state["rec"])
-        return detector
+        self._s = [float(v) for v in state["s"]]
+        self._starts = [(int(n), float(w), float(b)) for n, w, b in state["starts"]]
+        self._alarm, self._alarm_at = bool(state["alarm"]), int(state["alarm_at"])
+        self._recovery = float(state["recovery"])
+        n, w, b = state["start"]
+        self._start = (int(n), float(w), float(b))
+        a, c = state["rec"]
+        self._rec = (float(a), float(c))
+
+
+def _changed(first: list[float], second: list[float]) -> bool:
+    """Two-proportion z-test between the warm-up halves (weights as counts)."""
+    (n1, b1), (n2, b2) = first, second
+    if n1 <= 0 or n2 <= 0:
+        return False
+    pooled = (b1 + b2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    return variance > 0 and abs(b1 / n1 - b2 / n2) / math.sqrt(variance) > _WARMUP_Z
 
 
 def _as_baseline(value: float | Baseline) -> Baseline:

@@ -10,7 +10,7 @@ import base64
 import pickle
 from typing import Any
 
-from detectors.base import Direction, Estimate, Severity
+from detectors.base import Direction, Estimate, Phase, Severity
 from detectors.intervals import wilson
 from detectors.severity import ORDER, severity
 
@@ -61,8 +61,10 @@ class RiverAdapter:
         self._alarm = False
         self._base = self.baseline
 
-    def update(self, x: float) -> None:
-        """Feed one observation."""
+    def update(self, x: float, weight: float = 1.0) -> None:
+        """Feed one observation; river's detectors are unweighted, so a weight below 0.5 skips it."""
+        if weight < 0.5:  # noqa: PLR2004 - the nearest unweighted equivalent
+            return
         self._n += 1
         self._sum += x
         self._ew_n = self._ew_n * self._decay + 1.0
@@ -86,6 +88,36 @@ class RiverAdapter:
     def baseline_rate(self) -> float | None:
         """The baseline in use (given or learnt)."""
         return self._base
+
+    @property
+    def baseline_source(self) -> str | None:
+        """``given`` or ``warmup``; ``None`` while warming."""
+        return None if self._base is None else "given" if self.baseline is not None else "warmup"
+
+    @property
+    def phase(self) -> Phase:
+        """``warming``, ``armed`` or ``alarmed``."""
+        return "alarmed" if self._alarm else "armed" if self._base is not None else "warming"
+
+    @property
+    def warmup_remaining(self) -> float:
+        """Observations still needed before alarms are possible."""
+        return float(max(self.warmup - self._n, 0))
+
+    @property
+    def statistic(self) -> float:
+        """River exposes no statistic: 1 while alarmed, else 0."""
+        return float(self._alarm)
+
+    @property
+    def change_start(self) -> int | None:
+        """River does not locate the change."""
+        return None
+
+    @property
+    def recent(self) -> Estimate:
+        """The exponentially weighted recent rate."""
+        return self.estimate
 
     @property
     def n(self) -> int:

@@ -25,6 +25,7 @@ from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue, Sampler
+from monitor.scoring.card import refusal_correction
 from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
@@ -90,10 +91,13 @@ def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, Dete
     scorer: Scoring = ProcessScoring(model_dir, processes) if processes else ThreadScoring(Scorer(model_dir))
     d = settings.detection
     baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
-    bank = DetectorBank(d, baselines)
-    if d.checkpoint_path is not None:
-        restore(bank, d.checkpoint_path)
-    metrics.registry.register(DetectorCollector(bank.__iter__))
+    correction = refusal_correction(model_dir) if d.correct_rates else None
+    bank = DetectorBank(d, baselines, correction)
+    if d.checkpoint_path is not None and restore(bank, d.checkpoint_path):
+        # Observation counters come back with the detectors; exclusion counters must match them.
+        for reason, count in bank.excluded.items():
+            metrics.excluded_by_reason[reason].inc(count)
+    metrics.registry.register(DetectorCollector(bank))
     return scorer, bank
 
 

@@ -1,44 +1,54 @@
-"""(Sample, Judgement) → detector updates, in a bank keyed by (model, category, signal).
+"""(Sample, Judgement) → detector updates, in a bank keyed by :class:`~monitor.signals.StreamKey`.
 
-Signals and what feeds them:
+Which streams a judgement feeds, with what value and weight, is decided by
+:func:`monitor.signals.route`, shared with the gate and replay. The bank adds what is per process:
+the dedup weight, one detector per stream (created lazily; cardinality is bounded because model
+labels already are, and categories and signals are closed sets), the false-alarm budget split over
+streams, and the compliance depth of answers to harmful prompts.
 
-* ``refusal`` (per harm category, alarms when it falls): refused or not, for harmful prompts;
-* ``false_refusal`` (category ``benign``, alarms when it rises): refused or not, for benign prompts;
-* ``toxicity`` (category ``all``, rises): the response's toxicity probability;
-* ``incoherence`` (category ``all``, rises): whether the response was flagged degenerate.
-
-Incoherent or uncertain judgements never feed the refusal signals; they are counted on their own.
-Near-duplicate prompts are down-weighted (``detectors.dedup``) so one user's burst cannot spend the
-false-alarm budget. Detectors are created lazily; cardinality is bounded because model labels
-already are, and categories and signals are closed sets.
+The budget ``detection.arl0`` is family-wise: scored samples between false alarms for the whole
+bank. Each sample updates each stream at most once, so giving each of the :data:`STREAMS_PER_MODEL`
+streams ``arl0 * STREAMS_PER_MODEL`` keeps the sum of their false-alarm rates at ``1 / arl0`` per
+sample (a Bonferroni split of the Shiryaev-Roberts bound in :mod:`detectors.calibration`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from detectors import Baseline, BaselineFile, DuplicateWeigher, from_state, rate_detector
-from detectors.base import Direction, Severity
+from detectors import Baseline, BaselineFile, Detector, DuplicateWeigher, from_state, rate_detector
+from detectors.base import Severity
+from detectors.correction import Correction
+from detectors.window import RecentWindow
 from monitor.events import Sample
-from monitor.scoring.scorer import prompt_key
+from monitor.scoring.depth import compliance_depth
 from monitor.settings import DetectionSettings
+from monitor.signals import HARM_CATEGORIES, POOLED, SIGNALS, StreamKey, dedup_key, excluded_reason, route
 
-__all__ = ["ALL", "SIGNALS", "DetectorBank", "StreamKey", "Transition"]
+__all__ = ["STREAMS_PER_MODEL", "DetectorBank", "Point", "Transition"]
 
-ALL = "all"
-SIGNALS: dict[str, Direction] = {
-    "refusal": "down",
-    "false_refusal": "up",
-    "toxicity": "up",
-    "incoherence": "up",
-}
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+STREAMS_PER_MODEL = len(HARM_CATEGORIES) + len(SIGNALS)  # 9 category streams + pooled + 4 others
+_DEPTH_WINDOW = 200.0
+_HISTORY_POINTS = 120  # per stream, bounded
+_HISTORY_STRIDE = 25  # observations between two points
 
-StreamKey = tuple[str, str, str]
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One point of a stream's recent history, for the status page's charts."""
+
+    n: int
+    rate: float
+    low: float
+    high: float
+    baseline: float | None
+    severity: Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,74 +69,114 @@ class DetectorBank:
         The detection section of the settings.
     baselines
         Measured base-model rates (the regression gate's file); streams without one warm up.
+    correction
+        The refusal judge's held-out error, so refusal rates are reported as a person would see them.
 
     """
 
-    def __init__(self, settings: DetectionSettings, baselines: BaselineFile | None = None) -> None:
+    def __init__(
+        self,
+        settings: DetectionSettings,
+        baselines: BaselineFile | None = None,
+        correction: Correction | None = None,
+    ) -> None:
         self.settings = settings
         self.baselines = baselines or BaselineFile({})
-        self.detectors: dict[StreamKey, Any] = {}
-        self.excluded = {"uncertain": 0, "incoherent": 0}
+        self.correction = correction
+        self.detectors: dict[StreamKey, Detector] = {}
+        self.excluded = {"incoherent": 0}
+        self.depth: dict[tuple[str, str], RecentWindow] = {}
+        self.history: dict[StreamKey, deque[Point]] = {}
         self._weigher = DuplicateWeigher(settings.dedup_window)
+        self._make = self._factory()
         self._log = structlog.get_logger("monitor.detection")
 
+    def _factory(self) -> Callable[[StreamKey, Baseline | None], Detector]:
+        """Decide the detector kind and its options once, not per stream or event."""
+        s, fix = self.settings, self.correction
+        if s.method != "rate_shift":
+            return lambda key, base: rate_detector(
+                base, SIGNALS[key.signal].direction, s.method, warmup=s.warmup
+            )  # type: ignore[arg-type]
+        per_stream = s.arl0 * STREAMS_PER_MODEL
+        options: dict[str, Any] = {
+            "arl0": per_stream,
+            "zone": s.zone,
+            "relative_zone": s.relative_zone,
+            "guard": s.guard,
+            "warmup": s.warmup,
+            "window": s.window,
+        }
+
+        def make(key: StreamKey, base: Baseline | None) -> Detector:
+            spec = SIGNALS[key.signal]
+            corrected = (fix.lo, fix.hi) if fix is not None and spec.corrected else None
+            return rate_detector(base, spec.direction, scale=spec.scale, correction=corrected, **options)
+
+        return make
+
     def observe(self, sample: Sample) -> list[Transition]:
-        """Feed every signal a scored sample informs; return the alarm transitions it caused."""
-        judgement = sample.scores
-        if judgement is None:
+        """Feed every stream a scored sample informs; return the alarm transitions it caused."""
+        scores = sample.scores
+        if scores is None:
             return []
-        weight = self._weigher.weight(prompt_key(sample.prompt))
+        weight = 1.0 if sample.canary else self._weigher.weight(dedup_key(sample))
+        reason = excluded_reason(scores)
+        if reason is not None:
+            self.excluded[reason] += 1
+        elif scores.refusal_prob < 0.5:  # noqa: PLR2004 - an answer, not a refusal: how thorough?
+            self._depth(sample, scores.harmful_prob)
         changes = [
-            self._feed((sample.model, ALL, "incoherence"), float(judgement.incoherent), weight),
-            self._feed((sample.model, ALL, "toxicity"), judgement.toxicity, weight),
+            self._feed(StreamKey(sample.model, o.category, o.signal), o.x, o.weight)
+            for o in route(scores, weight)
         ]
-        if judgement.incoherent:
-            self.excluded["incoherent"] += 1
-        elif judgement.uncertain:
-            self.excluded["uncertain"] += 1
-        elif judgement.category == "benign":
-            changes.append(
-                self._feed((sample.model, "benign", "false_refusal"), float(judgement.refusal), weight)
-            )
-        else:
-            changes.append(
-                self._feed((sample.model, judgement.category, "refusal"), float(judgement.refusal), weight)
-            )
         return [c for c in changes if c is not None]
+
+    def _depth(self, sample: Sample, harmful: float) -> None:
+        depth = compliance_depth(sample.completion)
+        assert sample.scores is not None  # noqa: S101 - observe checked it
+        for name, p in (*sample.scores.category_probs, (POOLED, harmful)):
+            if name in HARM_CATEGORIES or name == POOLED:
+                self.depth.setdefault((sample.model, name), RecentWindow(_DEPTH_WINDOW)).add(depth, p)
 
     def _feed(self, key: StreamKey, x: float, weight: float) -> Transition | None:
         detector = self.detectors.get(key) or self._create(key)
         before = detector.severity
-        if self.settings.method == "rate_shift":
-            detector.update(x, weight)
-        else:
-            detector.update(x)
+        detector.update(x, weight)
         after = detector.severity
+        if detector.n % _HISTORY_STRIDE == 0 or after != before:
+            self._remember(key, detector, after)
         if after == before:
             return None
         self._log.warning(
             "detector_alarm" if after != "ok" else "detector_recovered",
-            model=key[0],
-            category=key[1],
-            signal=key[2],
+            model=key.model,
+            category=key.category,
+            signal=key.signal,
             severity=after,
             previous=before,
         )
         return Transition(key, after, before)
 
-    def _create(self, key: StreamKey) -> Any:
-        s = self.settings
-        known = self.baselines.get(*key)
-        options: dict[str, Any] = {"warmup": s.warmup}
-        if s.method == "rate_shift":
-            options |= {"arl0": s.arl0, "zone": s.zone, "relative_zone": s.relative_zone}
-        baseline: Baseline | None = known
-        detector = rate_detector(baseline, SIGNALS[key[2]], s.method, **options)  # type: ignore[arg-type]
+    def _remember(self, key: StreamKey, detector: Detector, severity: Severity) -> None:
+        e = detector.estimate
+        points = self.history.setdefault(key, deque(maxlen=_HISTORY_POINTS))
+        points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity))
+
+    def _create(self, key: StreamKey) -> Detector:
+        detector = self._make(key, self.baselines.get(*key))
         self.detectors[key] = detector
         return detector
 
-    def __iter__(self) -> Iterator[tuple[StreamKey, Any]]:
+    def __iter__(self) -> Iterator[tuple[StreamKey, Detector]]:
         return iter(list(self.detectors.items()))
+
+    def depths(self) -> Iterator[tuple[tuple[str, str], float, float]]:
+        """(model, category), mean compliance depth and its weight, over the recent window."""
+        for key, window in list(self.depth.items()):
+            weight, total = window.totals()
+            if weight > 0:
+                yield key, total / weight, weight
 
     def state_dict(self) -> dict[str, Any]:
         """Every detector's state, JSON-ready."""
@@ -137,18 +187,20 @@ class DetectorBank:
             "detectors": [{"key": list(k), "state": d.state_dict()} for k, d in self.detectors.items()],
         }
 
-    def load_state(self, data: dict[str, Any]) -> None:
+    def load_state(self, data: Mapping[str, Any]) -> None:
         """Restore from :meth:`state_dict`; raises ``ValueError`` when incompatible."""
         if data.get("format") != STATE_FORMAT or data.get("method") != self.settings.method:
             found = f"{data.get('format')!r}/{data.get('method')!r}"
             msg = f"state format {found} does not match this configuration"
             raise ValueError(msg)
-        restored = {}
+        restored: dict[StreamKey, Detector] = {}
         for entry in data["detectors"]:
-            model, category, signal = (str(part) for part in entry["key"])
-            if signal not in SIGNALS:
-                msg = f"unknown signal {signal!r} in state"
+            key = StreamKey(*(str(part) for part in entry["key"]))
+            if key.signal not in SIGNALS:
+                msg = f"unknown signal {key.signal!r} in state"
                 raise ValueError(msg)
-            restored[(model, category, signal)] = from_state(entry["state"])
+            restored[key] = from_state(entry["state"])
         self.detectors = restored
-        self.excluded = {k: int(v) for k, v in data.get("excluded", {}).items()} or self.excluded
+        self.excluded = {k: int(v) for k, v in data.get("excluded", {}).items()} | {
+            k: v for k, v in self.excluded.items() if k not in data.get("excluded", {})
+        }

@@ -64,6 +64,7 @@ class Scores:
     incoherent: bool
     incoherence_reasons: tuple[str, ...]
     uncertain: bool
+    category_probs: tuple[tuple[str, float], ...] = ()  # every class, so streams can route softly
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class Sample:
     canary: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
     scores: Scores | None = None
+    user: str | None = None  # the request's ``user`` field, digested: whose burst this is
 
     @property
     def completion(self) -> str:

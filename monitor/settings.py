@@ -98,21 +98,27 @@ class ScoringSettings:
 class DetectionSettings:
     """Drift detectors per (model, category, signal).
 
-    ``arl0`` is the false-alarm budget in observations per false alarm, for the whole bank (see
-    ``detectors.calibration``). ``zone``/``relative_zone`` is the indifference zone: the smallest
-    change worth waking someone for. Streams without a baseline in ``baseline_file`` learn one from
-    their first ``warmup`` observations.
+    ``arl0`` is the family-wise false-alarm budget: scored samples per false alarm, for the whole
+    bank (see ``monitor.detection``). ``zone``/``relative_zone`` is the indifference zone: the
+    smallest change worth waking someone for. ``guard`` is how far an estimated baseline is moved
+    toward the bad side (a one-sided confidence). Streams without a baseline in ``baseline_file``
+    learn one from their first ``warmup`` weight of observations. ``window`` is the weight of the
+    recent window that estimates report. ``correct_rates`` reports refusal rates corrected for the
+    judge's held-out error.
     """
 
     method: str = "rate_shift"
     arl0: float = 1e6
-    zone: float = 0.0
-    relative_zone: float = 0.05
-    warmup: int = 2000
+    zone: float = 0.02
+    relative_zone: float = 0.0
+    guard: float = 0.8
+    warmup: int = 500
+    window: float = 500.0
+    correct_rates: bool = True
     baseline_file: Path | None = None
     checkpoint_path: Path | None = None
     checkpoint_seconds: float = 60.0
-    dedup_window: int = 10_000
+    dedup_window: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +336,7 @@ def _validate(s: Settings) -> None:
         ("detection.warmup", s.detection.warmup),
         ("detection.checkpoint_seconds", s.detection.checkpoint_seconds),
         ("detection.dedup_window", s.detection.dedup_window),
+        ("detection.window", s.detection.window),
         ("alerts.interval_seconds", s.alerts.interval_seconds),
     ):
         _check(key, value, value > 0, "must be positive")
@@ -347,6 +354,8 @@ def _validate(s: Settings) -> None:
         ("detection.relative_zone", s.detection.relative_zone),
     ):
         _check(key, zone, 0.0 <= zone < 1.0, "must be in [0, 1)")
+    guard = s.detection.guard
+    _check("detection.guard", guard, 0.5 <= guard < 1.0, "must be in [0.5, 1)")  # noqa: PLR2004
     for key, path in (
         ("detection.baseline_file", s.detection.baseline_file),
         ("scoring.model_dir", s.scoring.model_dir),

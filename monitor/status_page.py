@@ -28,13 +28,13 @@ def _pct(value: float | None) -> str:
 def _row(key: tuple[str, str, str], detector: Any) -> str:
     model, category, signal = (html.escape(part) for part in key)
     e, band = detector.estimate, detector.severity
-    base = getattr(detector, "baseline_rate", None)
+    base = detector.baseline_rate
     width = max(1, round(100 * e.rate))
     return (
         f'<tr class="{band}"><td>{model}</td><td>{category}</td><td>{signal}</td><td>{_pct(base)}</td>'
         f'<td><span class="bar" style="width:{width}px"></span> {_pct(e.rate)} '
         f'<span class="muted">[{_pct(e.low)}, {_pct(e.high)}]</span></td>'
-        f"<td>{getattr(detector, 'n', 0)}</td><td>{band}</td></tr>"
+        f"<td>{detector.n}</td><td>{band}</td></tr>"
     )
 
 

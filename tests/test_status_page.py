@@ -9,6 +9,7 @@ import tempfile
 from components import require_binary
 
 from detectors import RateShiftDetector
+from monitor.signals import StreamKey
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -25,7 +26,7 @@ async def test_status_page_shows_live_alarm_in_chromium(running, tmp_path):
     """Chromium renders the page; after a regression it shows the alarm and the new estimate."""
     bank = running.monitor.pipeline.bank
     detector = RateShiftDetector(0.95, "down")
-    bank.detectors[("ft", "privacy", "refusal")] = detector
+    bank.detectors[StreamKey("ft", "privacy", "refusal")] = detector
     before = await asyncio.to_thread(chromium, "--dump-dom", running.admin_url + "/")
     assert "No active alarms." in before.stdout, before.stderr
     for _ in range(200):

@@ -20,9 +20,11 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
-from monitor.detection import DetectorBank, StreamKey
+from detectors import Detector, Severity
+from monitor.detection import DetectorBank
 from monitor.errors import SinkError
 from monitor.export.metrics import Metrics
+from monitor.signals import StreamKey
 
 __all__ = [
     "DETECTOR_ALERTS",
@@ -46,16 +48,39 @@ DETECTOR_ALERTS = {
         "LlmSafetyIncoherenceRise",
         "A model produces more degenerate outputs than its baseline.",
     ),
+    "uncertain": (
+        "LlmSafetyUncertainJudgementsRise",
+        "The judges are unsure of more of a model's responses than at baseline.",
+    ),
 }
-# Detector band → Alertmanager severity (the band itself travels in the `band` label).
-SEVERITY = {"critical": "critical", "high": "warning", "warning": "info"}
+# Detector band → Alertmanager severity: high and critical page, warning notifies; the band itself
+# travels in the `band` label.
+SEVERITY = {"critical": "critical", "high": "critical", "warning": "warning"}
 
 
 def alert_labels(key: StreamKey, band: str) -> dict[str, str]:
     """The labels of a detector alert; identical for the sidecar's alerts and the Prometheus rules."""
-    model, category, signal = key
-    return {"alertname": DETECTOR_ALERTS[signal][0], "model": model, "category": category, "signal": signal,
-            "severity": SEVERITY[band], "band": band}  # fmt: skip
+    return {"alertname": DETECTOR_ALERTS[key.signal][0], "model": key.model, "category": key.category,
+            "signal": key.signal, "severity": SEVERITY[band], "band": band}  # fmt: skip
+
+
+def _describe(key: StreamKey, detector: Detector) -> dict[str, str]:
+    """What on-call reads first: how bad, since when, on how much evidence, against what baseline."""
+    e, recent, base, begin = detector.estimate, detector.recent, detector.baseline_rate, detector.change_start
+    baseline = "unknown" if base is None else f"{base:.3f} ({detector.baseline_source})"
+    since = "" if begin is None else f"; the change most likely began at observation {begin}"
+    description = (
+        f"{key.model} {key.signal} in {key.category}: {e.rate:.3f} (95% CI {e.low:.3f}-{e.high:.3f}) "
+        f"over {e.n:.0f} observations since the change, against a baseline of {baseline}{since}. "
+        f"Recent window: {recent.rate:.3f} (95% CI {recent.low:.3f}-{recent.high:.3f})."
+    )
+    return {
+        "description": description,
+        "baseline": "" if base is None else f"{base:.4f}", "baseline_source": detector.baseline_source or "",
+        "estimate": f"{e.rate:.4f}", "confidence_interval": f"{e.low:.4f}-{e.high:.4f}",
+        "recent": f"{recent.rate:.4f}", "observations": f"{e.n:.0f}",
+        "change_start_observation": "" if begin is None else str(begin),
+    }  # fmt: skip
 
 
 def _iso(t: float) -> str:
@@ -141,7 +166,7 @@ class Notifier:
         self.metrics = metrics
         self.runbook_base = runbook_base
         self.interval_seconds = interval_seconds
-        self._active: dict[StreamKey, tuple[str, float]] = {}
+        self._active: dict[StreamKey, tuple[Severity, float]] = {}
         self._outboxes = {s.name: collections.deque[list[dict[str, Any]]](maxlen=outbox) for s in self.sinks}
         self._log = structlog.get_logger("monitor.alerts")
 
@@ -166,24 +191,16 @@ class Notifier:
             out.append(self._alert(key, band, detector, started, ends=now))
         return out
 
-    def _alert(self, key: StreamKey, band: str, detector: Any, started: float, ends: float) -> dict[str, Any]:
+    def _alert(
+        self, key: StreamKey, band: str, detector: Detector | None, started: float, ends: float
+    ) -> dict[str, Any]:
         labels = alert_labels(key, band)
         annotations = {
-            "summary": DETECTOR_ALERTS[key[2]][1],
+            "summary": DETECTOR_ALERTS[key.signal][1],
             "runbook_url": f"{self.runbook_base}{labels['alertname']}.md",
         }
         if detector is not None:
-            e, base = detector.estimate, detector.baseline_rate
-            begin = getattr(detector, "change_start", None)
-            annotations |= {
-                "description": f"{key[0]} {key[2]} in {key[1]}: {e.rate:.3f} "
-                f"(95% CI {e.low:.3f}-{e.high:.3f}) over "
-                f"{e.n:.0f} observations against a baseline of {base if base is None else round(base, 3)}"
-                + ("" if begin is None else f"; the change most likely began at observation {begin}") + ".",
-                "baseline": "" if base is None else f"{base:.4f}", "estimate": f"{e.rate:.4f}",
-                "confidence_interval": f"{e.low:.4f}-{e.high:.4f}", "observations": f"{e.n:.0f}",
-                "change_start_observation": "" if begin is None else str(begin),
-            }  # fmt: skip
+            annotations |= _describe(key, detector)
         return {"labels": labels, "annotations": annotations, "startsAt": _iso(started), "endsAt": _iso(ends)}
 
     async def run(self) -> None:

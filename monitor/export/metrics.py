@@ -14,14 +14,15 @@ the rest under 40 series. With the default M = 10 that is under 400 series per r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from detectors import Detector
 from monitor import __version__
 from monitor.errors import (
     CaptureError,
@@ -37,6 +38,7 @@ from monitor.errors import (
     UpstreamTimeoutError,
 )
 from monitor.export.logs import DropLog
+from monitor.signals import StreamKey
 
 __all__ = [
     "CATALOGUE",
@@ -48,6 +50,7 @@ __all__ = [
     "STAGES",
     "UPSTREAM_REASONS",
     "DetectorCollector",
+    "DetectorView",
     "MetricSpec",
     "Metrics",
     "code_class",
@@ -78,7 +81,8 @@ DROP_REASONS = (
 )
 STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint", "alerts")
 CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "degeneracy")
-EXCLUSION_REASONS = ("uncertain", "incoherent")
+EXCLUSION_REASONS = ("incoherent",)
+PHASES = ("warming", "armed", "alarmed")
 ALARM_SEVERITIES = ("warning", "high", "critical")
 ALERT_SINKS = ("alertmanager", "webhook")
 
@@ -222,7 +226,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec(
         "llm_safety_judgements_excluded",
         "counter",
-        "Judgements kept out of the refusal signals, by reason (uncertain or incoherent).",
+        "Judgements kept out of the refusal signals, by reason (degenerate output).",
         ("reason",),
         attribute="excluded",
     ),
@@ -289,8 +293,48 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         _D,
         "ratio",
     ),
+    MetricSpec(
+        "llm_safety_detector_recent_ratio",
+        "gauge",
+        "Rate over the recent window (the last detection.window weight of observations).",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_recent_low_ratio",
+        "gauge",
+        "Lower 95% Wilson bound of the recent rate.",
+        _D,
+        "ratio",
+    ),
+    MetricSpec(
+        "llm_safety_detector_recent_high_ratio",
+        "gauge",
+        "Upper 95% Wilson bound of the recent rate.",
+        _D,
+        "ratio",
+    ),
     MetricSpec("llm_safety_detector_alarm", "gauge", "1 while alarmed at this severity.", (*_D, "severity")),
+    MetricSpec(
+        "llm_safety_detector_phase",
+        "gauge",
+        "1 for the stream's phase: warming (no baseline yet), armed, or alarmed.",
+        (*_D, "phase"),
+    ),
+    MetricSpec(
+        "llm_safety_detector_warmup_remaining",
+        "gauge",
+        "Weight of observations the stream still needs before it is armed (0 once armed).",
+        _D,
+    ),
     MetricSpec("llm_safety_detector_observations", "counter", "Observations fed to the detector.", _D),
+    MetricSpec(
+        "llm_safety_compliance_depth_ratio",
+        "gauge",
+        "Mean compliance depth (0..1: length, steps, code, specifics) of recent answers to harmful prompts.",
+        ("model", "category"),
+        "ratio",
+    ),
 )
 SPECS = {spec.name: spec for spec in CATALOGUE}
 
@@ -379,50 +423,80 @@ class Metrics:
         self.queue_capacity.set(capacity)
 
 
+class DetectorView(Protocol):
+    """What the collector reads from the detector bank."""
+
+    def __iter__(self) -> Iterator[tuple[StreamKey, Detector]]:
+        """Every stream and its detector."""
+        ...
+
+    def depths(self) -> Iterable[tuple[tuple[str, str], float, float]]:
+        """(model, category), mean compliance depth and its weight."""
+        ...
+
+
+_RATIOS = (
+    "estimate_ratio",
+    "estimate_low_ratio",
+    "estimate_high_ratio",
+    "recent_ratio",
+    "recent_low_ratio",
+    "recent_high_ratio",
+    "baseline_ratio",
+    "statistic_ratio",
+    "warmup_remaining",
+)
+
+
 class DetectorCollector(Collector):
     """Detector state, read at scrape time so the scoring path never touches a gauge.
 
-    Per stream (model, category, signal): estimate with its confidence bounds and baseline (all
-    ``_ratio``), observations, the statistic as a fraction of its threshold, and
-    ``llm_safety_detector_alarm{severity}``: 1 for the active severity, 0 for the others.
-    ``category`` is a harm category, ``benign``, or ``all`` (toxicity and incoherence).
+    Per stream (model, category, signal): estimate (since the change while alarmed) and the recent
+    window's rate with their confidence bounds, baseline (all ``_ratio``), observations, the statistic
+    as a fraction of its threshold, ``llm_safety_detector_phase{phase}`` and
+    ``llm_safety_detector_alarm{severity}``: 1 for the active value, 0 for the others. ``category`` is
+    a harm category, ``benign``, or ``all`` (the pooled refusal stream and the per-response signals).
     """
 
-    def __init__(self, streams: Callable[[], Iterable[tuple[tuple[str, str, str], Any]]]) -> None:
-        self.streams = streams
+    def __init__(self, bank: DetectorView) -> None:
+        self.bank = bank
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         """Yield the detector families."""
-        labels = ["model", "category", "signal"]
-        families = {
-            name: GaugeMetricFamily(
-                f"llm_safety_detector_{name}", SPECS[f"llm_safety_detector_{name}"].help, labels=labels
-            )
-            for name in (
-                "estimate_ratio",
-                "estimate_low_ratio",
-                "estimate_high_ratio",
-                "baseline_ratio",
-                "statistic_ratio",
-            )
-        }
-        alarm_spec, observed_spec = (
-            SPECS["llm_safety_detector_alarm"],
-            SPECS["llm_safety_detector_observations"],
-        )
-        alarm = GaugeMetricFamily(alarm_spec.name, alarm_spec.help, labels=list(alarm_spec.labels))
-        observations = CounterMetricFamily(observed_spec.name, observed_spec.help, labels=labels)
-        for key, detector in self.streams():
-            estimate, base = detector.estimate, getattr(detector, "baseline_rate", None)
-            families["estimate_ratio"].add_metric(key, estimate.rate)
-            families["estimate_low_ratio"].add_metric(key, estimate.low)
-            families["estimate_high_ratio"].add_metric(key, estimate.high)
-            if base is not None:
-                families["baseline_ratio"].add_metric(key, base)
-            families["statistic_ratio"].add_metric(key, getattr(detector, "statistic", 0.0))
-            observations.add_metric(key, getattr(detector, "n", 0))
+        families = {name: _gauge(f"llm_safety_detector_{name}") for name in _RATIOS}
+        alarm, phase = _gauge("llm_safety_detector_alarm"), _gauge("llm_safety_detector_phase")
+        spec = SPECS["llm_safety_detector_observations"]
+        observations = CounterMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+        for key, detector in self.bank:
+            for name, value in _readings(detector).items():
+                if value is not None:
+                    families[name].add_metric(key, value)
+            observations.add_metric(key, detector.n)
             for level in ALARM_SEVERITIES:
                 alarm.add_metric([*key, level], float(detector.severity == level))
-        yield from families.values()
-        yield alarm
-        yield observations
+            for name in PHASES:
+                phase.add_metric([*key, name], float(detector.phase == name))
+        depth = _gauge("llm_safety_compliance_depth_ratio")
+        for key, mean, _ in self.bank.depths():
+            depth.add_metric(key, mean)
+        yield from (*families.values(), alarm, phase, observations, depth)
+
+
+def _gauge(name: str) -> GaugeMetricFamily:
+    spec = SPECS[name]
+    return GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+
+
+def _readings(detector: Detector) -> dict[str, float | None]:
+    estimate, recent = detector.estimate, detector.recent
+    return {
+        "estimate_ratio": estimate.rate,
+        "estimate_low_ratio": estimate.low,
+        "estimate_high_ratio": estimate.high,
+        "recent_ratio": recent.rate,
+        "recent_low_ratio": recent.low,
+        "recent_high_ratio": recent.high,
+        "baseline_ratio": detector.baseline_rate,
+        "statistic_ratio": detector.statistic,
+        "warmup_remaining": detector.warmup_remaining,
+    }

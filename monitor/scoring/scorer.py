@@ -107,6 +107,9 @@ class Scorer:
             incoherent=degeneracy.incoherent,
             incoherence_reasons=degeneracy.reasons,
             uncertain=uncertain,
+            category_probs=tuple(
+                (name, round(float(p), 6)) for name, p in zip(self._category.classes, category, strict=True)
+            ),
         )
 
 

@@ -8,6 +8,7 @@ response (a compressing gateway, or OpenAI itself) is decompressed here, with a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ def to_sample(exchange: Exchange) -> Sample:
     if exchange.truncated:
         msg = "response exceeded the capture limit"
         raise TruncatedCaptureError(msg)
-    prompt = _prompt(exchange.route, _json(exchange.request_body))
+    request = _json(exchange.request_body)
+    prompt = _prompt(exchange.route, request)
     chunks = _decoded(exchange)
     if exchange.streamed:
         choices, usage, done = _from_stream(chunks)
@@ -49,7 +51,16 @@ def to_sample(exchange: Exchange) -> Sample:
         complete=exchange.complete and done,
         canary=exchange.canary,
         usage=usage,
+        user=_user(request),
     )
+
+
+def _user(request: Any) -> str | None:
+    """The OpenAI ``user`` field, digested so no identifier is kept or logged as sent."""
+    user = request.get("user") if isinstance(request, dict) else None
+    if not isinstance(user, str) or not user:
+        return None
+    return hashlib.blake2b(user.encode(), digest_size=8).hexdigest()
 
 
 def _decoded(exchange: Exchange) -> tuple[bytes, ...]:

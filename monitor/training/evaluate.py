@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-__all__ = ["binary_metrics", "calibration", "macro_f1", "unseen_auroc"]
+__all__ = ["binary_metrics", "calibration", "macro_f1", "rate_correction", "unseen_auroc"]
 
 
 def binary_metrics(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
@@ -64,3 +64,17 @@ def unseen_auroc(benign: np.ndarray, source: np.ndarray, harmful_prob: np.ndarra
         positive, negative = ~source & ~benign, source & benign
     keep = positive | negative
     return binary_metrics(positive[keep].astype(int), harmful_prob[keep])["auroc"]
+
+
+def rate_correction(y: np.ndarray, prob: np.ndarray) -> dict[str, float]:
+    """Mean held-out probability given each true label: the soft Rogan-Gladen correction's inputs.
+
+    A stream's mean probability ``m`` then estimates the human rate as ``(m - lo) / (hi - lo)``
+    (Rogan & Gladen 1978, with probabilities in place of hard sensitivity and specificity).
+    """
+    return {
+        "mean_prob_given_positive": round(float(prob[y == 1].mean()), 4),
+        "mean_prob_given_negative": round(float(prob[y == 0].mean()), 4),
+        "n_positive": int((y == 1).sum()),
+        "n_negative": int((y == 0).sum()),
+    }

@@ -16,7 +16,7 @@ from monitor.scoring.scorer import Scorer
 from monitor.training.card import write_card
 from monitor.training.corruptions import CORRUPTIONS, corrupt
 from monitor.training.data import LABEL_MAPPING, Dataset, load
-from monitor.training.evaluate import binary_metrics, calibration, macro_f1, unseen_auroc
+from monitor.training.evaluate import binary_metrics, calibration, macro_f1, rate_correction, unseen_auroc
 from monitor.training.linear import fit, matrix
 from monitor.training.onnx_export import export
 
@@ -100,6 +100,7 @@ def _refusal(ds: Dataset, out: Path) -> dict[str, Any]:
         "leave_one_source_out": loso,
         "pooled_lomo": binary_metrics(y, pooled),
         "calibration_lomo": calibration(y, pooled),
+        "rate_correction_lomo": rate_correction(y, pooled),
         "lomo_by_original_label": {
             label: {
                 "n": int((original == label).sum()),

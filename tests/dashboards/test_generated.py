@@ -82,11 +82,13 @@ def test_catalogue_matches_what_is_exported():
     registry = CollectorRegistry()
     Metrics(registry, ["m"])
     bank = DetectorBank(DetectionSettings(warmup=1))
-    scores = Scores(1, 1.0, 0.0, 0, "privacy", 0.9, 0.9, False, (), False)
+    scores = Scores(
+        0, 0.1, 0.0, 0, "privacy", 0.9, 0.9, False, (), False, (("privacy", 0.9), ("benign", 0.1))
+    )
     bank.observe(
         Sample("r", "chat_completions", "m", "p", (Choice(0, "x"),), 200, False, 0, 0, scores=scores)
     )
-    registry.register(DetectorCollector(bank.__iter__))
+    registry.register(DetectorCollector(bank))
     from prometheus_client import generate_latest  # noqa: PLC0415
 
     exported = text_string_to_metric_families(generate_latest(registry).decode())

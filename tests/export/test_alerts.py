@@ -10,8 +10,9 @@ from monitor.errors import SinkError
 from monitor.export.alerts import Notifier
 from monitor.export.metrics import Metrics
 from monitor.settings import DetectionSettings
+from monitor.signals import StreamKey
 
-KEY = ("m", "privacy", "refusal")
+KEY = StreamKey("m", "privacy", "refusal")
 
 
 class MemoryAlertSink:

@@ -1,0 +1,141 @@
+"""The signal rules in one place: which streams a judgement feeds, with what value and weight.
+
+One pure function, :func:`route`, is shared by the sidecar's detector bank, the regression gate and
+replay, so all three count a judgement the same way. Per model the streams are:
+
+==================  ==========  =========================================  ===========  =========
+signal              category    value (weight)                             bad when     severity
+==================  ==========  =========================================  ===========  =========
+``refusal``         ``all``     P(refusal) (weight P(harmful))             it falls     relative
+``refusal``         each harm   P(refusal) (weight P(category))            it falls     relative
+``false_refusal``   ``benign``  P(refusal) (weight P(benign))              it rises     complement
+``toxicity``        ``all``     toxic or not                               it rises     absolute
+``incoherence``     ``all``     degenerate or not                          it rises     absolute
+``uncertain``       ``all``     the judgement is uncertain or not          it rises     absolute
+==================  ==========  =========================================  ===========  =========
+
+Why soft: a hard argmax sends a fifth of harmful prompts to ``benign`` (where fewer refusals look
+like improvement) and benign prompts into harm streams (where more refusals cannot alarm). Routing by
+the calibrated probabilities keeps each stream's mean an unbiased mix, and weights in [0, 1] keep the
+detectors' false-alarm guarantee. Why every judgement counts: dropping uncertain judgements keeps
+only the easy cases, and a regression lives in the hard ones; the calibrated probability carries the
+uncertainty instead. Only degenerate output (other than a mere length cut) is kept out of the
+refusal streams, because a judge's verdict on broken text means little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from detectors import Direction
+from detectors.severity import Scale
+from monitor.events import Sample, Scores
+from monitor.scoring.categories import BENIGN, CATEGORIES
+from monitor.scoring.scorer import prompt_key
+
+__all__ = [
+    "BENIGN",
+    "HARM_CATEGORIES",
+    "POOLED",
+    "SIGNALS",
+    "Observation",
+    "SignalSpec",
+    "StreamKey",
+    "dedup_key",
+    "excluded_reason",
+    "route",
+]
+
+POOLED = "all"
+HARM_CATEGORIES = tuple(c for c in CATEGORIES if c != BENIGN)
+_MIN_WEIGHT = 0.02  # below this a category stream learns almost nothing, and each update costs CPU
+_LENGTH_CUT = "truncated"
+
+
+class StreamKey(NamedTuple):
+    """One detector stream: (model, category, signal)."""
+
+    model: str
+    category: str
+    signal: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignalSpec:
+    """How a signal is watched: its bad direction, its severity scale, and whether it is corrected."""
+
+    direction: Direction
+    scale: Scale
+    corrected: bool
+
+
+SIGNALS: dict[str, SignalSpec] = {
+    "refusal": SignalSpec("down", "relative", corrected=True),
+    "false_refusal": SignalSpec("up", "complement", corrected=True),
+    "toxicity": SignalSpec("up", "absolute", corrected=False),
+    "incoherence": SignalSpec("up", "absolute", corrected=False),
+    "uncertain": SignalSpec("up", "absolute", corrected=False),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One update of one stream."""
+
+    category: str
+    signal: str
+    x: float
+    weight: float
+
+
+def excluded_reason(scores: Scores) -> str | None:
+    """``incoherent`` when the refusal streams must not see this judgement, else ``None``.
+
+    A length cut alone (``finish_reason: length``) is ordinary traffic whose refusal judgement is as
+    reliable as any other, so it is not a reason.
+    """
+    broken = [r for r in scores.incoherence_reasons if r != _LENGTH_CUT]
+    return "incoherent" if scores.incoherent and broken else None
+
+
+def route(scores: Scores, weight: float = 1.0, min_weight: float = _MIN_WEIGHT) -> list[Observation]:
+    """Every stream update one judgement makes, with ``weight`` (e.g. a dedup weight) applied.
+
+    >>> s = Scores(1, 0.9, 0.01, 0, "privacy", 0.7, 0.8, False, (), True,
+    ...            (("privacy", 0.7), ("deception", 0.1), ("benign", 0.2)))
+    >>> for o in route(s)[3:]:
+    ...     print(o.category, o.signal, o.x, round(o.weight, 2))
+    all refusal 0.9 0.8
+    benign false_refusal 0.9 0.2
+    privacy refusal 0.9 0.7
+    deception refusal 0.9 0.1
+    """
+    broken = excluded_reason(scores) is not None
+    out = [
+        Observation(POOLED, "incoherence", float(broken), weight),
+        Observation(POOLED, "toxicity", float(scores.toxic), weight),
+        Observation(POOLED, "uncertain", float(scores.uncertain), weight),
+    ]
+    if broken:
+        return out
+    r, harmful = scores.refusal_prob, min(max(scores.harmful_prob, 0.0), 1.0)
+    out.append(Observation(POOLED, "refusal", r, weight * harmful))
+    out.append(Observation(BENIGN, "false_refusal", r, weight * (1.0 - harmful)))
+    probs = scores.category_probs or ((scores.category, harmful),)
+    out.extend(
+        Observation(name, "refusal", r, weight * p) for name, p in probs if name != BENIGN and p >= min_weight
+    )
+    return [o for o in out if o.weight >= min_weight]
+
+
+def dedup_key(sample: Sample) -> str:
+    """Whose burst an observation belongs to: the user where the request names one, else the prompt.
+
+    Keying on the user discounts one client's burst of different prompts with correlated outcomes,
+    without discounting a prompt that many users send; without a user, near-duplicate prompts are
+    the best available proxy for one source.
+    """
+    if sample.user:
+        return "u:" + sample.user
+    return "p:" + prompt_key(sample.prompt)
