@@ -1,17 +1,16 @@
-"""The admin server, on its own port: ``/metrics``, ``/healthz`` and ``/readyz``."""
+"""The admin server, on its own port: ``/metrics``, ``/healthz``, ``/readyz`` and the status page."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
-from monitor.status_page import render_status
+from monitor.status_page import StatusView, render_status
 
 __all__ = ["build_admin_app", "upstream_reachable"]
 
@@ -36,7 +35,7 @@ def build_admin_app(
     registry: CollectorRegistry,
     upstream: URL,
     pipeline_started: Callable[[], bool],
-    streams: Callable[[], Iterable[tuple[tuple[str, str, str], Any]]] = tuple,
+    streams: StatusView | None = None,
 ) -> web.Application:
     """The admin application.
 
@@ -49,7 +48,7 @@ def build_admin_app(
     pipeline_started
         Whether the sample consumer runs; ``/readyz`` needs it.
     streams
-        The detectors, for the status page at ``/``.
+        The detector bank, for the status page at ``/``; ``None`` when scoring is disabled.
 
     """
 

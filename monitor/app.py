@@ -71,8 +71,7 @@ def build(
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
     upstream = URL(settings.upstream.url)
-    streams = bank.__iter__ if bank is not None else tuple
-    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set, streams)
+    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set, bank)
     monitor = Monitor(settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks)
     proxy_app[MONITOR] = monitor
     proxy_app.cleanup_ctx.append(_run_proxy)
@@ -184,10 +183,13 @@ async def _run_pipeline(app: web.Application) -> AsyncIterator[None]:
     await monitor.pipeline.drain(monitor.settings.shutdown_timeout_seconds)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+    closing = FailOpen("sink", monitor.metrics)
     for sink in monitor.sinks:
-        await asyncio.to_thread(sink.close)
+        with closing:  # a sink that cannot close (a full disk) must not stop the rest of the shutdown
+            await asyncio.to_thread(sink.close)
     if monitor.pipeline.scorer is not None:
         monitor.pipeline.scorer.close()
+    monitor.metrics.drop_log.flush()
 
 
 async def _start(runner: web.AppRunner, host: str, port: int, key: str) -> int:
