@@ -26,6 +26,27 @@ def _panel(title: str, targets: list[tuple[str, str]], unit: str = "short", kind
     }  # fmt: skip
 
 
+def _table(title: str, expr: str, columns: list[str], description: str = "") -> dict[str, Any]:
+    """The latest value of each series as a table row, showing only ``columns`` (its labels)."""
+    panel = _panel(title, [(expr, "")], kind="table", description=description)
+    panel["targets"][0] |= {"instant": True, "range": False, "format": "table"}
+    order = {name: i for i, name in enumerate(columns)}
+    hide = {"Time": True, "Value": True}
+    panel["transformations"] = [{"id": "organize", "options": {"excludeByName": hide, "indexByName": order}}]
+    return panel
+
+
+def _rate_panel(title: str, f: str, unit: str, legend: str = "{{model}} {{category}}") -> dict[str, Any]:
+    """A stream family's estimate with its 95 % band, against its baseline."""
+    by = "max by (model, category)"
+    return _panel(title, [
+        (f"{by} (llm_safety_detector_estimate_ratio{{{f}}})", legend),
+        (f"{by} (llm_safety_detector_estimate_low_ratio{{{f}}})", f"{legend} low"),
+        (f"{by} (llm_safety_detector_estimate_high_ratio{{{f}}})", f"{legend} high"),
+        (f"{by} (llm_safety_detector_baseline_ratio{{{f}}})", f"{legend} baseline"),
+    ], unit, description="Estimate (since the change while alarmed) with its 95% Wilson band, against the baseline.")  # fmt: skip
+
+
 def _variable(name: str, query: str, include_all: bool = True) -> dict[str, Any]:
     return {
         "name": name, "type": "query", "datasource": _DS, "query": {"query": query, "refId": name},
@@ -89,31 +110,36 @@ def overview(c: Config = CONFIG) -> dict[str, Any]:
 
 
 def safety(c: Config = CONFIG) -> dict[str, Any]:
-    """Has the model regressed? Rates against baselines with confidence bands, and alarms."""
-    d = f'{c.selector}, model=~"$model", category=~"$category"'
-    panels = []
-    for signal, title, unit in (
-        ("refusal", "Refusal rate on harmful prompts, by category", "percentunit"),
-        ("false_refusal", "False-refusal rate on benign prompts", "percentunit"),
-        ("toxicity", "Toxicity (mean probability)", "percentunit"),
-        ("incoherence", "Incoherent outputs", "percentunit"),
-    ):
-        f = f'{d}, signal="{signal}"'
-        panels.append(_panel(title, [
-            (f"max by (model, category) (llm_safety_detector_estimate_ratio{{{f}}})", "{{model}} {{category}}"),
-            (f"max by (model, category) (llm_safety_detector_estimate_low_ratio{{{f}}})", "{{model}} {{category}} low"),
-            (f"max by (model, category) (llm_safety_detector_estimate_high_ratio{{{f}}})", "{{model}} {{category}} high"),
-            (f"max by (model, category) (llm_safety_detector_baseline_ratio{{{f}}})", "{{model}} {{category}} baseline"),
-        ], unit, description="Estimate with its 95% Wilson band, against the baseline."))  # fmt: skip
-    panels += [
+    """Has the model regressed? Rates against baselines with confidence bands, phases, and alarms."""
+    m = f'{c.selector}, model=~"$model"'
+    d = f'{m}, category=~"$category"'
+    s = "max by (model, category, signal)"
+    stream = "{{model}} {{category}} {{signal}}"
+    panels = [
+        _rate_panel("Refusal rate on harmful prompts, pooled", f'{m}, category="all", signal="refusal"', "percentunit",
+                    "{{model}}"),
+        _rate_panel("Refusal rate on harmful prompts, by category", f'{d}, category!="all", signal="refusal"', "percentunit"),
+        _rate_panel("False-refusal rate on benign prompts", f'{d}, signal="false_refusal"', "percentunit"),
+        _rate_panel("Toxic responses", f'{d}, signal="toxicity"', "percentunit"),
+        _rate_panel("Incoherent outputs", f'{d}, signal="incoherence"', "percentunit"),
+        _rate_panel("Uncertain judgements (share)", f'{d}, signal="uncertain"', "percentunit"),
+        _panel("Recent-window rate per stream", [(f"{s} (llm_safety_detector_recent_ratio{{{d}}})", stream)], "percentunit",
+               description="Rate over the last detection.window weight of observations: what the stream does now."),
+        _panel("Compliance depth of answers to harmful prompts", [
+            (f"max by (model, category) (llm_safety_compliance_depth_ratio{{{d}}})", "{{model}} {{category}}")],
+            description="0 = no answer, 1 = long, stepwise and specific; rising means the model answers harmful requests in detail."),
+        _table("Stream phase", f"max by (model, category, signal, phase) (llm_safety_detector_phase{{{d}}}) == 1",
+               ["model", "category", "signal", "phase"],
+               "warming: learning its baseline, cannot alarm yet; armed: watching; alarmed: a change was detected."),
+        _panel("Warm-up remaining (observations)", [(f"{s} (llm_safety_detector_warmup_remaining{{{d}}})", stream)],
+               description="Weight of observations each stream still needs before it is armed; 0 once armed."),
         _panel("Active alarms", [(f"max by (model, category, signal, severity) (llm_safety_detector_alarm{{{d}}}) == 1",
                                    "{{model}} {{category}} {{signal}} {{severity}}")], kind="state-timeline"),
-        _panel("Detection statistic (1 = alarm)", [(f"max by (model, category, signal) (llm_safety_detector_statistic_ratio{{{d}}})",
-                                                    "{{model}} {{category}} {{signal}}")], "percentunit"),
+        _panel("Detection statistic (1 = alarm)", [(f"{s} (llm_safety_detector_statistic_ratio{{{d}}})", stream)], "percentunit"),
         _panel("Judgements excluded from refusal signals", [
             (f"sum by (reason) (rate(llm_safety_judgements_excluded_total{{{c.selector}}}[$__rate_interval]))", "{{reason}}")], "ops"),
         _panel("Observations per stream", [(f"sum by (model, category, signal) (rate(llm_safety_detector_observations_total{{{d}}}[$__rate_interval]))",
-                                            "{{model}} {{category}} {{signal}}")], "ops"),
+                                            stream)], "ops"),
     ]  # fmt: skip
     model = _variable("model", f"label_values(llm_safety_detector_estimate_ratio{{{c.selector}}}, model)")
     category = _variable(
