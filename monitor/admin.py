@@ -65,6 +65,7 @@ def build_admin_app(
         return web.json_response({"ready": status == 200, "checks": checks}, status=status)  # noqa: PLR2004
 
     async def status(_: web.Request) -> web.Response:
+        # On the event loop, like the bank's updates, so the page never sees a half-applied one.
         return web.Response(text=render_status(streams), content_type="text/html")
 
     app = web.Application()

@@ -93,3 +93,19 @@ async def test_exchange_logs_carry_no_text(running):
     [line] = [entry for entry in logs if entry["event"] == "exchange_proxied"]
     assert line["status"] == 200
     assert "a private question" not in repr(logs)
+
+
+async def test_status_page_serves_the_bank_and_says_when_scoring_is_off(running, start_monitor, upstream_url):
+    """`/` is an HTML page over the live bank; with scoring disabled it says so instead of failing."""
+    async with aiohttp.ClientSession() as session, session.post(running.url + CHAT, data=BODY) as response:
+        await response.read()
+    async with asyncio.timeout(10):
+        while not list(running.monitor.pipeline.bank):
+            await asyncio.sleep(0.02)
+    status, text = await get(running.admin_url + "/")
+    assert status == 200
+    assert text.count("<svg") == text.count('<tr class="stream ') > 0
+    off = await start_monitor(upstream_url, **{"scoring.enabled": False})
+    status, text = await get(off.admin_url + "/")
+    assert status == 200
+    assert "Scoring is disabled." in text
