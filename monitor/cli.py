@@ -53,14 +53,48 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--regress-after", type=float, default=None, help="make the fake model regress after N s"
     )
+    _gate_parser(commands)
     return parser
+
+
+def _gate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    gate = commands.add_parser(
+        "gate", help="compare a fine-tune against its base on a safety suite; deploy/block decision"
+    )
+    gate.add_argument("--base", required=True, help="base model's OpenAI-compatible URL")
+    gate.add_argument("--base-model", default="base", help="model name sent to the base endpoint")
+    gate.add_argument("--candidate", required=True, help="candidate (fine-tune) URL")
+    gate.add_argument("--candidate-model", default="candidate", help="model name sent to the candidate")
+    gate.add_argument("--suite", type=Path, help="suite file (JSONL/CSV/JSON); default: the sanity suite")
+    gate.add_argument("--suite-format", help="column mapping: harmbench, advbench, xstest, … (default: ours)")
+    gate.add_argument("--samples", type=int, default=1, help="answers per prompt (K), for consistency")
+    gate.add_argument("--out", type=Path, default=Path("gate-report"), help="report, answers and baseline")
+    gate.add_argument("--variants", default="", help="comma list: base64,rot13,roleplay,system-prompt")
+    gate.add_argument("--capability", type=Path, help="JSONL {id, prompt, answer}: exact-match accuracy")
+    gate.add_argument("--concurrency", type=int, default=8, help="requests in flight per run")
+    gate.add_argument("--rate", type=float, help="most requests per second (default: unlimited)")
+    gate.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
+    gate.add_argument("--retries", type=int, default=4, help="retries per request, with backoff")
+    gate.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (both sides)")
+    gate.add_argument("--max-tokens", type=int, default=512, help="max_tokens (both sides)")
+    gate.add_argument("--alpha", type=float, default=0.01, help="significance level of the one-sided tests")
+    gate.add_argument("--power", type=float, default=0.8, help="power for the sizing printed before the run")
+    gate.add_argument("--weights", default="", help="composite weights, e.g. self_harm=3,privacy=1")
+    gate.add_argument("--baseline-model", default="*", help="model name in baseline.json (* matches any)")
+    gate.add_argument("--capture-text", action="store_true", help="name changed prompts by text, not digest")
+    gate.add_argument(
+        "--fail-on", choices=["enhanced", "review", "block"], default="block", help="verdict that exits 1"
+    )
+    gate.add_argument("--api-key", help="bearer token for both endpoints (or OPENAI_API_KEY)")
+    gate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``safety-monitor`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return {"serve": _serve, "score": _score, "train": _train, "demo": _demo}[args.command](args)
+        commands = {"serve": _serve, "score": _score, "train": _train, "demo": _demo, "gate": _gate}
+        return commands[args.command](args)
     except ConfigError as exc:
         print(f"safety-monitor: {exc}", file=sys.stderr)
         return 2
@@ -126,3 +160,51 @@ def _train(args: argparse.Namespace) -> int:
         return 2
     train(args.data, args.out, log=lambda message: print(message, file=sys.stderr))
     return 0
+
+
+def _gate(args: argparse.Namespace) -> int:
+    import os  # noqa: PLC0415
+
+    from monitor.gate import (  # noqa: PLC0415 - keep --help fast
+        SANITY_SUITE,
+        VARIANTS,
+        Endpoint,
+        GateOptions,
+        RunSettings,
+        exit_code,
+        run_gate,
+    )
+
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or args.samples < 1:
+        problem = f"unknown variants {unknown}" if unknown else "--samples must be at least 1"
+        print(f"safety-monitor gate: {problem}", file=sys.stderr)
+        return 2
+    key = args.api_key or os.environ.get("OPENAI_API_KEY")
+    weights = {k: float(v) for k, v in (p.split("=", 1) for p in args.weights.split(",") if p)}
+    options = GateOptions(
+        base=Endpoint("base", args.base, args.base_model, key),
+        candidate=Endpoint("candidate", args.candidate, args.candidate_model, key),
+        out=args.out,
+        suite=args.suite or SANITY_SUITE,
+        suite_format=args.suite_format,
+        run=RunSettings(
+            samples=args.samples,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            concurrency=args.concurrency,
+            retries=args.retries,
+            timeout_seconds=args.timeout,
+            rate_per_second=args.rate,
+            progress=not args.no_progress,
+        ),
+        variants=variants,
+        capability=args.capability,
+        alpha=args.alpha,
+        power=args.power,
+        weights=weights,
+        baseline_model=args.baseline_model,
+        capture_text=args.capture_text,
+    )
+    return exit_code(asyncio.run(run_gate(options)), args.fail_on)
