@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from yarl import URL
 
-from monitor.status_page import StatusView, render_status
+from monitor.status_page import StatusView, render_status, snapshot
 
 __all__ = ["build_admin_app", "upstream_reachable"]
 
@@ -65,8 +65,10 @@ def build_admin_app(
         return web.json_response({"ready": status == 200, "checks": checks}, status=status)  # noqa: PLR2004
 
     async def status(_: web.Request) -> web.Response:
-        # On the event loop, like the bank's updates, so the page never sees a half-applied one.
-        return web.Response(text=render_status(streams), content_type="text/html")
+        # Copied on the loop, like the bank's updates, so the page never sees a half-applied one;
+        # formatted in a thread, because hundreds of charts would otherwise hold up the proxy.
+        text = await asyncio.to_thread(render_status, snapshot(streams))
+        return web.Response(text=text, content_type="text/html")
 
     app = web.Application()
     app.router.add_get("/", status)

@@ -4,7 +4,9 @@ One row per stream, grouped by model, alarmed streams first: phase (with the war
 needed), baseline and its source, the current estimate with its 95 % interval, the recent rate,
 observations, severity, and a small chart of the stream's recent history. The charts are inline SVG
 drawn here, so the page needs no script; it reloads itself every few seconds. Work per request is
-bounded: the bank keeps at most 120 history points per stream.
+bounded (the bank keeps at most 120 history points per stream) and split: :func:`snapshot` copies the
+bank on the event loop, between updates, and :func:`render_status` formats the copy in a thread, so
+a large page never stalls the proxy.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Protocol
 
 from detectors import Detector
-from detectors.base import Severity
+from detectors.base import Estimate, Phase, Severity
 from monitor import __version__
 from monitor.detection import Point
 from monitor.signals import POOLED, SIGNALS, StreamKey
 
-__all__ = ["StatusView", "render_status"]
+__all__ = ["Snapshot", "StatusView", "StreamState", "render_status", "snapshot"]
 
 _RANK: dict[Severity, int] = {"ok": 0, "warning": 1, "high": 2, "critical": 3}
 _PHASE_ORDER = {"alarmed": 0, "armed": 1, "warming": 2}
@@ -71,24 +74,64 @@ class StatusView(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """What the page shows of one stream, read from its detector at one moment."""
+
+    key: StreamKey
+    phase: Phase
+    severity: Severity
+    warmup_remaining: float
+    baseline_rate: float | None
+    baseline_source: str | None
+    estimate: Estimate
+    recent: Estimate
+    n: int
+    change_start: int | None
+    points: tuple[Point, ...]
+
+    @classmethod
+    def read(cls, key: StreamKey, d: Detector, points: Iterable[Point]) -> StreamState:
+        """Copy what the page needs, so it can be rendered while the detector moves on."""
+        return cls(key, d.phase, d.severity, d.warmup_remaining, d.baseline_rate, d.baseline_source,
+                   d.estimate, d.recent, d.n, d.change_start, tuple(points))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The whole page's data; ``streams`` is ``None`` when scoring is disabled."""
+
+    streams: tuple[StreamState, ...] | None
+    depths: tuple[tuple[tuple[str, str], float, float], ...] = ()
+
+
+def snapshot(view: StatusView | None) -> Snapshot:
+    """Read the bank (cheap: bounded copies), on the thread that updates it."""
+    if view is None:
+        return Snapshot(None)
+    history = view.history
+    streams = tuple(StreamState.read(k, d, history.get(k, ())) for k, d in view)
+    return Snapshot(streams, tuple(view.depths()))
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _order(item: tuple[StreamKey, Detector]) -> tuple[int, int, int, bool, str]:
+def _order(st: StreamState) -> tuple[int, int, int, bool, str]:
     """Alarmed first (worst first), then armed, then warming; the pooled stream before categories."""
-    key, d = item
-    return (_PHASE_ORDER[d.phase], -_RANK[d.severity], _SIGNAL_ORDER.get(key.signal, 99),
+    key = st.key
+    return (_PHASE_ORDER[st.phase], -_RANK[st.severity], _SIGNAL_ORDER.get(key.signal, 99),
             key.category != POOLED, key.category)  # fmt: skip
 
 
-def _model_order(group: tuple[str, list[tuple[StreamKey, Detector]]]) -> tuple[int, str]:
+def _model_order(group: tuple[str, list[StreamState]]) -> tuple[int, str]:
     """Models with the worst alarm first, then by name."""
     model, rows = group
-    return (-max(_RANK[d.severity] for _, d in rows), model)
+    return (-max(_RANK[st.severity] for st in rows), model)
 
 
-def _phase(d: Detector) -> str:
+def _phase(d: StreamState) -> str:
     if d.phase == "warming":
         text = f"warming: {math.ceil(d.warmup_remaining):,} more"
     elif d.phase == "alarmed" and d.change_start is not None:
@@ -98,7 +141,7 @@ def _phase(d: Detector) -> str:
     return f'<span class="phase {d.phase}">{text}</span>'
 
 
-def _baseline(d: Detector) -> str:
+def _baseline(d: StreamState) -> str:
     if d.baseline_rate is None:
         return '<span class="muted">learning</span>'
     source = html.escape(d.baseline_source or "?")
@@ -165,40 +208,41 @@ def _chart(key: StreamKey, points: Sequence[Point]) -> str:
     return "".join(parts)
 
 
-def _row(key: StreamKey, d: Detector, points: Sequence[Point]) -> str:
-    model, category, signal = (html.escape(part) for part in key)
+def _row(d: StreamState) -> str:
+    model, category, signal = (html.escape(part) for part in d.key)
     e, r, band = d.estimate, d.recent, d.severity
     cells = (
         f"<td>{model}</td><td>{category}</td><td>{signal}</td><td>{_phase(d)}</td>"
         f'<td class="num">{_baseline(d)}</td><td class="num">{_interval(e.rate, e.low, e.high)}</td>'
         f'<td class="num" title="95% CI {_pct(r.low)} to {_pct(r.high)}">{_pct(r.rate)}</td>'
         f'<td class="num">{d.n:,}</td>'
-        f'<td><span class="badge {band}">{band}</span></td><td>{_chart(key, points)}</td>'
+        f'<td><span class="badge {band}">{band}</span></td><td>{_chart(d.key, d.points)}</td>'
     )
     return f'<tr class="stream {d.phase}">{cells}</tr>'
 
 
-def _summary(rows: Sequence[tuple[StreamKey, Detector]]) -> str:
-    alarms = sorted((item for item in rows if item[1].severity != "ok"), key=_order)
-    counts = {p: sum(d.phase == p for _, d in rows) for p in _PHASE_ORDER}
+def _summary(rows: Sequence[StreamState]) -> str:
+    alarms = sorted((st for st in rows if st.severity != "ok"), key=_order)
+    counts = {p: sum(st.phase == p for st in rows) for p in _PHASE_ORDER}
     tally = f'<span class="muted">{len(rows)} streams: ' + ", ".join(f"{n} {p}" for p, n in counts.items())
     tally += "</span>"
     if not alarms:
         return f'<p class="ok" id="alarms">No active alarms. {tally}</p>'
     listed = ", ".join(
-        f'<span class="badge {d.severity}">{html.escape("/".join(k))} {d.severity}</span>' for k, d in alarms
+        f'<span class="badge {st.severity}">{html.escape("/".join(st.key))} {st.severity}</span>'
+        for st in alarms
     )
     return (
         f'<p class="alarm" id="alarms"><strong>{len(alarms)} active alarm(s):</strong> {listed} {tally}</p>'
     )
 
 
-def _streams(rows: Sequence[tuple[StreamKey, Detector]], history: Mapping[StreamKey, Sequence[Point]]) -> str:
-    by_model = sorted(rows, key=lambda item: item[0].model)
-    groups = [(m, sorted(g, key=_order)) for m, g in groupby(by_model, key=lambda item: item[0].model)]
+def _streams(rows: Sequence[StreamState]) -> str:
+    by_model = sorted(rows, key=lambda st: st.key.model)
+    groups = [(m, sorted(g, key=_order)) for m, g in groupby(by_model, key=lambda st: st.key.model)]
     return "".join(
         f'<tbody class="model"><tr class="group"><th colspan="{len(_COLUMNS)}">{html.escape(model)}</th></tr>'
-        + "".join(_row(k, d, history.get(k, ())) for k, d in items)
+        + "".join(_row(st) for st in items)
         + "</tbody>"
         for model, items in sorted(groups, key=_model_order)
     )
@@ -225,15 +269,15 @@ def _depths(depths: Iterable[tuple[tuple[str, str], float, float]]) -> str:
     )
 
 
-def render_status(view: StatusView | None, refresh_seconds: int = 5) -> str:
-    """The HTML page; ``view`` is ``None`` when scoring is disabled."""
-    rows = list(view) if view is not None else []
-    if view is None:
+def render_status(state: Snapshot, refresh_seconds: int = 5) -> str:
+    """The HTML page, from a :func:`snapshot`; pure, so it may run in a worker thread."""
+    rows = state.streams or ()
+    if state.streams is None:
         streams, depths = _empty("Scoring is disabled."), ""
     elif not rows:
         streams, depths = _empty("No scored traffic yet."), ""
     else:
-        streams, depths = _streams(rows, view.history), _depths(view.depths())
+        streams, depths = _streams(rows), _depths(state.depths)
     head = "".join(f"<th>{name}</th>" for name in _COLUMNS)
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" '

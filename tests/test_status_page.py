@@ -19,7 +19,7 @@ from monitor.detection import DetectorBank
 from monitor.events import Choice, Sample, Scores
 from monitor.settings import DetectionSettings
 from monitor.signals import StreamKey
-from monitor.status_page import render_status
+from monitor.status_page import render_status, snapshot
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -128,13 +128,13 @@ def test_labels_are_escaped():
     bank = DetectorBank(DetectionSettings(warmup=10))
     rng = random.Random(1)
     feed(bank, "<b>x</b>", 60, 0.9, rng)
-    page = render_status(bank)
+    page = render_status(snapshot(bank))
     assert "<b>x</b>" not in page
     assert "&lt;b&gt;x&lt;/b&gt;" in page
 
 
 def test_page_without_scoring_says_so():
     """With scoring disabled the page still renders, and says why it has no streams."""
-    page = render_status(None)
+    page = render_status(snapshot(None))
     assert "Scoring is disabled." in page
     assert "No active alarms." in page
