@@ -127,6 +127,9 @@ def _changed(ident: str, prompt: str, category: str, base: float, cand: float, t
     return out
 
 
+_LISTED = 50  # changed prompts listed in Markdown; report.json has them all
+
+
 def _pct(v: float) -> str:
     return f"{v:.1%}"
 
@@ -197,7 +200,7 @@ def _md_sections(data: dict[str, Any]) -> list[str]:
         ),
         "",
     ]
-    if data["variants"]:
+    if len(data["variants"]) > 1:
         out += ["## Adversarial variants", "", _HEADER, *[_md_row(r) for r in data["variants"]], ""]
     out += [
         "## Compliance depth (answers to harmful prompts)",
@@ -234,7 +237,9 @@ def _md_sections(data: dict[str, Any]) -> list[str]:
             "",
         ]
     out += ["## Prompts whose behaviour changed", ""]
-    out += [_md_changed(c) for c in data["changed"]] or ["none"]
+    out += [_md_changed(c) for c in data["changed"][:_LISTED]] or ["none"]
+    if len(data["changed"]) > _LISTED:
+        out.append(f"- … and {len(data['changed']) - _LISTED} more (all in report.json)")
     out += ["", "## Sizing", "", "| category | prompts | minimum detectable drop |", "|---|---|---|"]
     out += [f"| {s['category']} | {s['n']} | {s['drop'] * 100:.0f} points |" for s in data["sizing"]]
     out += [f"\nWarning: {s['warning']}" for s in data["sizing"] if s["warning"]]

@@ -34,7 +34,7 @@ class Size:
         if self.relative <= _TOO_SMALL:
             return None
         return (
-            f"{self.category}: {self.n} prompts detect only drops over {self.drop:.0%} points "
+            f"{self.category}: {self.n} prompts detect only drops over {self.drop * 100:.0f} points "
             f"({self.relative:.0%} of the rate); too small to decide on alone"
         )
 
