@@ -109,7 +109,7 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"hate|discriminat|harass|bully|toxic|offensive|stereotyp", "hate_discrimination"),
     (r"misinformation|disinformation|fraud|scam|decept|manipulat|mislead", "deception"),
     (r"weapon|violen|physical harm|chemical|biological|explosive|terror", "violence_weapons"),
-    (r"medical|legal|financial|expert|specialized|health|government decision", "specialized_advice"),
+    (r"medical|\blegal\b|financial|expert|specialized|health|government decision", "specialized_advice"),
     (r"illegal|crime|criminal|regulated|drug|economic harm|malicious|copyright", "illegal_activities"),
     (r"^safe|benign|^none$", BENIGN),
 )
