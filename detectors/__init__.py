@@ -19,7 +19,7 @@ from detectors.baseline import Baseline, BaselineFile
 from detectors.batch import TestResult, fisher_exact, two_proportion_z
 from detectors.calibration import arl_for_budget, arl_per_days, threshold
 from detectors.cusum import BernoulliCusum
-from detectors.dedup import DuplicateWeigher
+from detectors.dedup import BurstWeigher, DuplicateWeigher
 from detectors.intervals import wilson
 from detectors.page_hinkley import PageHinkleyDetector
 from detectors.rate_shift import RateShiftDetector
@@ -30,10 +30,12 @@ __all__ = [
     "Baseline",
     "BaselineFile",
     "BernoulliCusum",
+    "BurstWeigher",
     "Detector",
     "Direction",
     "DuplicateWeigher",
     "Estimate",
+    "Method",
     "PageHinkleyDetector",
     "RateShiftDetector",
     "Severity",

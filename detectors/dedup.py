@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-__all__ = ["DuplicateWeigher"]
+__all__ = ["BurstWeigher", "DuplicateWeigher"]
 
 
 class DuplicateWeigher:
@@ -48,3 +48,44 @@ class DuplicateWeigher:
         count = self._seen.pop(key, (0, 0))[0] + 1
         self._seen[key] = (count, self._t)
         return 1.0 / count
+
+
+class BurstWeigher:
+    """Weight ``1/c`` for an observation whose key was seen ``c - 1`` times in the last ``seconds``.
+
+    Keyed by who sent the request, this discounts one client's burst of different prompts, whose
+    outcomes are correlated, while a steady client and a prompt that many clients send keep their
+    weight. The window slides in time, so a burst's discount lasts only as long as the burst.
+    Memory is bounded: at most ``max_keys`` keys are tracked, the least recently seen evicted first.
+
+    Parameters
+    ----------
+    seconds
+        How far back an earlier request of the same key makes this one part of a burst.
+    max_keys
+        Keys tracked at once.
+
+    Examples
+    --------
+    >>> weigher = BurstWeigher(seconds=60)
+    >>> [round(weigher.weight("u", t), 3) for t in (0, 1, 2, 100)], weigher.weight(None, 100)
+    ([1.0, 0.5, 0.333, 1.0], 1.0)
+
+    """
+
+    def __init__(self, seconds: float = 60.0, max_keys: int = 100_000) -> None:
+        self.seconds = seconds
+        self.max_keys = max_keys
+        self._seen: OrderedDict[str, list[float]] = OrderedDict()
+
+    def weight(self, key: str | None, t: float) -> float:
+        """The weight of one more observation with ``key`` at time ``t`` (seconds)."""
+        if key is None:
+            return 1.0
+        times = self._seen.pop(key, [])
+        times = [s for s in times if t - s < self.seconds]
+        times.append(t)
+        self._seen[key] = times[-1000:]  # a burst of over 1,000 weighs at most 1/1,000 each
+        while len(self._seen) > self.max_keys:
+            self._seen.popitem(last=False)
+        return 1.0 / len(times)

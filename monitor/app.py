@@ -60,11 +60,11 @@ def build(
 ) -> Monitor:
     """Wire the stages. ``sinks`` are added to the JSONL sample log, when that is configured."""
     # Process-wide: `_created` series would double every counter's series and nobody graphs them.
-    disable_created_metrics()
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     metrics = Metrics(registry or CollectorRegistry(auto_describe=True), settings.models)
     all_sinks: list[Sink] = list(sinks)
-    if settings.sample_log.path is not None:
-        log = settings.sample_log
+    log = settings.sample_log
+    if log.path is not None:
         all_sinks.append(JsonlSink(log.path, log.max_bytes, log.backups, settings.capture_text))
     queue = SampleQueue(settings.sampling.queue_size, metrics)
     scorer, bank = _scoring(settings, metrics)

@@ -7,9 +7,12 @@ labels already are, and categories and signals are closed sets), the false-alarm
 streams, and the compliance depth of answers to harmful prompts.
 
 The budget ``detection.arl0`` is family-wise: scored samples between false alarms for the whole
-bank. Each sample updates each stream at most once, so giving each of the :data:`STREAMS_PER_MODEL`
-streams ``arl0 * STREAMS_PER_MODEL`` keeps the sum of their false-alarm rates at ``1 / arl0`` per
-sample (a Bonferroni split of the Shiryaev-Roberts bound in :mod:`detectors.calibration`).
+bank. Each sample updates each stream at most once, so streams whose shares of ``1 / arl0`` add up
+to one keep the bank's false-alarm rate at ``1 / arl0`` per sample (a Bonferroni split of the
+Shiryaev-Roberts bound in :mod:`detectors.calibration`). The pooled refusal stream, the one the
+deployment-gate practice reads first, gets half the budget; the other streams share the rest
+(:data:`BUDGET_SHARES`). A stream's threshold grows with the log of its budget, so halving a
+stream's share costs it ``log 2`` nats of evidence, about 0.7 / KL observations.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
-from detectors import Baseline, BaselineFile, Detector, DuplicateWeigher, from_state, rate_detector
+from detectors import Baseline, BaselineFile, BurstWeigher, Detector, Method, from_state, rate_detector
 from detectors.base import Severity
 from detectors.correction import Correction
 from detectors.window import RecentWindow
@@ -30,10 +33,23 @@ from monitor.scoring.depth import compliance_depth
 from monitor.settings import DetectionSettings
 from monitor.signals import HARM_CATEGORIES, POOLED, SIGNALS, StreamKey, dedup_key, excluded_reason, route
 
-__all__ = ["STREAMS_PER_MODEL", "DetectorBank", "Point", "Transition"]
+__all__ = ["BUDGET_SHARES", "STREAMS_PER_MODEL", "DetectorBank", "Point", "Transition", "budget_share"]
 
 STATE_FORMAT = 2
 STREAMS_PER_MODEL = len(HARM_CATEGORIES) + len(SIGNALS)  # 9 category streams + pooled + 4 others
+_POOLED_SHARE = 0.5
+BUDGET_SHARES = {
+    "pooled_refusal": _POOLED_SHARE,
+    "each_other_stream": _POOLED_SHARE / (STREAMS_PER_MODEL - 1),
+}
+
+
+def budget_share(key: StreamKey) -> float:
+    """The fraction of the family-wise false-alarm budget this stream may spend."""
+    pooled = key.category == POOLED and key.signal == "refusal"
+    return BUDGET_SHARES["pooled_refusal" if pooled else "each_other_stream"]
+
+
 _DEPTH_WINDOW = 200.0
 _HISTORY_POINTS = 120  # per stream, bounded
 _HISTORY_STRIDE = 25  # observations between two points
@@ -87,7 +103,7 @@ class DetectorBank:
         self.excluded = {"incoherent": 0}
         self.depth: dict[tuple[str, str], RecentWindow] = {}
         self.history: dict[StreamKey, deque[Point]] = {}
-        self._weigher = DuplicateWeigher(settings.dedup_window)
+        self._weigher = BurstWeigher(settings.dedup_seconds)
         self._make = self._factory()
         self._log = structlog.get_logger("monitor.detection")
 
@@ -95,12 +111,11 @@ class DetectorBank:
         """Decide the detector kind and its options once, not per stream or event."""
         s, fix = self.settings, self.correction
         if s.method != "rate_shift":
+            method = cast("Method", s.method)  # validated by the settings
             return lambda key, base: rate_detector(
-                base, SIGNALS[key.signal].direction, s.method, warmup=s.warmup
-            )  # type: ignore[arg-type]
-        per_stream = s.arl0 * STREAMS_PER_MODEL
+                base, SIGNALS[key.signal].direction, method, warmup=s.warmup
+            )
         options: dict[str, Any] = {
-            "arl0": per_stream,
             "zone": s.zone,
             "relative_zone": s.relative_zone,
             "guard": s.guard,
@@ -111,7 +126,10 @@ class DetectorBank:
         def make(key: StreamKey, base: Baseline | None) -> Detector:
             spec = SIGNALS[key.signal]
             corrected = (fix.lo, fix.hi) if fix is not None and spec.corrected else None
-            return rate_detector(base, spec.direction, scale=spec.scale, correction=corrected, **options)
+            arl0 = s.arl0 / budget_share(key)
+            return rate_detector(
+                base, spec.direction, arl0=arl0, scale=spec.scale, correction=corrected, **options
+            )
 
         return make
 
@@ -120,7 +138,7 @@ class DetectorBank:
         scores = sample.scores
         if scores is None:
             return []
-        weight = 1.0 if sample.canary else self._weigher.weight(dedup_key(sample))
+        weight = self._weigher.weight(dedup_key(sample), sample.started_at)
         reason = excluded_reason(scores)
         if reason is not None:
             self.excluded[reason] += 1

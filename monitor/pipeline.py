@@ -102,11 +102,14 @@ class Pipeline:
         samples = [s for s in map(self._parse, batch) if s is not None]
         for _ in batch:
             self.queue.task_done()
+        # Each sample ends exactly once: processed, or dropped with the reason of the stage that failed.
+        scored = True
         if samples and self.scorer is not None:
-            samples = await self._score(samples)
+            samples, scored = await self._score(samples)
+        written = True
         if samples and self.sinks:
-            await asyncio.to_thread(self._write, samples)
-        elif samples:
+            written = await asyncio.to_thread(self._write, samples)
+        if samples and scored and written:
             self.metrics.samples_processed.inc(len(samples))
 
     def _parse(self, exchange: Exchange) -> Sample | None:
@@ -123,7 +126,8 @@ class Pipeline:
         self.metrics.drop(MonitorError.reason)  # reached only when the guard absorbed a failure
         return None
 
-    async def _score(self, samples: list[Sample]) -> list[Sample]:
+    async def _score(self, samples: list[Sample]) -> tuple[list[Sample], bool]:
+        """The samples with their scores, and whether scoring worked (else they go on unscored)."""
         scorer = self.scorer
         assert scorer is not None  # noqa: S101 - only called with a scorer
         with self._score_guard:
@@ -138,11 +142,12 @@ class Pipeline:
                 raise
             for name, seconds in timings.items():
                 self.metrics.classifier_seconds_by_name[name].observe(seconds)
-            samples = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
-            self.metrics.samples_scored.inc(len(samples))
+            scored = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
+            self.metrics.samples_scored.inc(len(scored))
             if self.bank is not None:
-                self._detect(samples)
-        return samples
+                self._detect(scored)
+            return scored, True
+        return samples, False  # reached only when the guard absorbed a failure: logged unscored
 
     def _detect(self, samples: list[Sample]) -> None:
         bank = self.bank
@@ -155,12 +160,16 @@ class Pipeline:
                 self.metrics.excluded_by_reason[reason].inc(count - excluded.get(reason, 0))
             del self.transitions[:-1000]  # bounded: later stages (alerts) drain it
 
-    def _write(self, samples: list[Sample]) -> None:
+    def _write(self, samples: list[Sample]) -> bool:
+        """Hand the batch to every sink; ``False`` (counted once as ``sink_error``) if any failed."""
+        failed = False
         for sink in self.sinks:
             with self._sink_guard:
                 try:
                     sink.write(samples)
                 except Exception:
-                    self.metrics.dropped_by_reason[SinkError.reason].inc(len(samples))
+                    if not failed:
+                        self.metrics.dropped_by_reason[SinkError.reason].inc(len(samples))
+                    failed = True
                     raise
-        self.metrics.samples_processed.inc(len(samples))
+        return not failed

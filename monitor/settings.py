@@ -104,12 +104,13 @@ class DetectionSettings:
     toward the bad side (a one-sided confidence). Streams without a baseline in ``baseline_file``
     learn one from their first ``warmup`` weight of observations. ``window`` is the weight of the
     recent window that estimates report. ``correct_rates`` reports refusal rates corrected for the
-    judge's held-out error.
+    judge's held-out error. ``dedup_seconds``: a user's requests within this many seconds of each
+    other form a burst, weighted ``1/c``.
     """
 
     method: str = "rate_shift"
     arl0: float = 1e6
-    zone: float = 0.02
+    zone: float = 0.0
     relative_zone: float = 0.0
     guard: float = 0.8
     warmup: int = 500
@@ -118,7 +119,7 @@ class DetectionSettings:
     baseline_file: Path | None = None
     checkpoint_path: Path | None = None
     checkpoint_seconds: float = 60.0
-    dedup_window: int = 1000
+    dedup_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +336,7 @@ def _validate(s: Settings) -> None:
         ("detection.arl0", s.detection.arl0),
         ("detection.warmup", s.detection.warmup),
         ("detection.checkpoint_seconds", s.detection.checkpoint_seconds),
-        ("detection.dedup_window", s.detection.dedup_window),
+        ("detection.dedup_seconds", s.detection.dedup_seconds),
         ("detection.window", s.detection.window),
         ("alerts.interval_seconds", s.alerts.interval_seconds),
     ):

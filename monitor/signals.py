@@ -32,7 +32,6 @@ from detectors import Direction
 from detectors.severity import Scale
 from monitor.events import Sample, Scores
 from monitor.scoring.categories import BENIGN, CATEGORIES
-from monitor.scoring.scorer import prompt_key
 
 __all__ = [
     "BENIGN",
@@ -129,13 +128,11 @@ def route(scores: Scores, weight: float = 1.0, min_weight: float = _MIN_WEIGHT) 
     return [o for o in out if o.weight >= min_weight]
 
 
-def dedup_key(sample: Sample) -> str:
-    """Whose burst an observation belongs to: the user where the request names one, else the prompt.
+def dedup_key(sample: Sample) -> str | None:
+    """Whose burst an observation belongs to: the request's user, or ``None`` when it names none.
 
-    Keying on the user discounts one client's burst of different prompts with correlated outcomes,
-    without discounting a prompt that many users send; without a user, near-duplicate prompts are
-    the best available proxy for one source.
+    Keying on the user discounts one client's burst of different prompts with correlated outcomes.
+    The prompt is not a key: a prompt that many users send, or a benchmark prompt that recurs, is
+    real evidence each time. Canary probes repeat by design and are never discounted.
     """
-    if sample.user:
-        return "u:" + sample.user
-    return "p:" + prompt_key(sample.prompt)
+    return None if sample.canary or not sample.user else sample.user

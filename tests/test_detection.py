@@ -170,10 +170,11 @@ def test_dedup_discounts_one_users_burst_not_a_popular_prompt():
     popular = DetectorBank(DetectionSettings(warmup=1000))
     burst = DetectorBank(DetectionSettings(warmup=1000))
     for i in range(200):
+        popular.observe(sample("the same prompt"))
         popular.observe(sample("the same prompt", user=f"user{i}"))
         burst.observe(sample(f"prompt {i}", user="one user"))
     key = StreamKey("m", "all", "toxicity")
-    assert popular.detectors[key].warmup_remaining == 800
+    assert popular.detectors[key].warmup_remaining == 600
     assert burst.detectors[key].warmup_remaining > 990
 
 

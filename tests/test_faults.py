@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from services import free_port
 
+from monitor.errors import SinkError
 from monitor.export.metrics import DROP_REASONS
 from monitor.fakes.upstream import FakeUpstream
 from monitor.sinks.jsonl import JsonlSink
@@ -233,7 +234,7 @@ async def full_disk_monitor(upstream, start_monitor) -> tuple[Any, JsonlSink]:
 
 def close_quietly(jsonl: JsonlSink) -> None:
     """Close the failing log here, so the fixture's shutdown is not the thing under test."""
-    with contextlib.suppress(OSError):  # see test_sink_close_on_a_full_disk_does_not_raise
+    with contextlib.suppress(SinkError):  # see test_sink_close_on_a_full_disk_raises_our_error
         jsonl.close()
 
 
@@ -245,10 +246,6 @@ async def test_sink_disk_full_never_touches_traffic(upstream, start_monitor):
     assert len(running.sink.samples) == 3  # the other sink still got every sample
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="monitor/pipeline.py counts a batch whose sink failed as sink_error and as processed",
-)
 async def test_sink_disk_full_counts_each_sample_once(upstream, start_monitor):
     """With the sample log failing, taken = processed + dropped still holds."""
     running, jsonl = await full_disk_monitor(upstream, start_monitor)
@@ -259,15 +256,11 @@ async def test_sink_disk_full_counts_each_sample_once(upstream, start_monitor):
     assert taken == ended
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="JsonlSink.close re-raises the failed flush, which aborts shutdown in monitor/app.py",
-)
-async def test_sink_close_on_a_full_disk_does_not_raise(upstream, start_monitor):
-    """Closing a sample log whose disk is full must not abort the rest of the shutdown."""
+async def test_sink_close_on_a_full_disk_raises_our_error(upstream, start_monitor):
+    """Closing a sample log whose disk is full raises SinkError, which shutdown absorbs and counts."""
     _, jsonl = await full_disk_monitor(upstream, start_monitor)
-    jsonl.close()
+    with pytest.raises(SinkError):
+        jsonl.close()
 
 
 async def test_checkpoint_unwritable_then_writable(upstream, start_monitor, tmp_path: Path):

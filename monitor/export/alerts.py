@@ -187,8 +187,7 @@ class Notifier:
             out.append(self._alert(key, band, detector, started, ends=now + 4 * self.interval_seconds))
         for key in [k for k in self._active if k not in seen]:
             band, started = self._active.pop(key)
-            detector = self.bank.detectors.get(key)
-            out.append(self._alert(key, band, detector, started, ends=now))
+            out.append(self._alert(key, band, self.bank.detectors.get(key), started, ends=now))
         return out
 
     def _alert(

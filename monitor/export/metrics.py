@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from detectors import Detector
@@ -461,7 +461,7 @@ class DetectorCollector(Collector):
     def __init__(self, bank: DetectorView) -> None:
         self.bank = bank
 
-    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         """Yield the detector families."""
         families = {name: _gauge(f"llm_safety_detector_{name}") for name in _RATIOS}
         alarm, phase = _gauge("llm_safety_detector_alarm"), _gauge("llm_safety_detector_phase")
@@ -477,8 +477,8 @@ class DetectorCollector(Collector):
             for name in PHASES:
                 phase.add_metric([*key, name], float(detector.phase == name))
         depth = _gauge("llm_safety_compliance_depth_ratio")
-        for key, mean, _ in self.bank.depths():
-            depth.add_metric(key, mean)
+        for pair, mean, _ in self.bank.depths():
+            depth.add_metric(pair, mean)
         yield from (*families.values(), alarm, phase, observations, depth)
 
 

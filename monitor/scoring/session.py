@@ -56,4 +56,5 @@ class LinearSession:
             ids[i, : len(row)] = row
         scale = (1 / np.sqrt(np.maximum([len(r) for r in rows], 1))).astype(np.float32)[:, None]
         with map_onnx_errors(self.name):
-            return self._session.run(None, {"ids": ids, "scale": scale})[0]
+            probabilities: np.ndarray = self._session.run(None, {"ids": ids, "scale": scale})[0]
+            return probabilities

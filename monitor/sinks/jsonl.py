@@ -104,7 +104,12 @@ class JsonlSink:
         self._size = 0
 
     def close(self) -> None:
-        """Flush and close the live file."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Flush and close the live file; a failed last flush raises :class:`SinkError`."""
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError as exc:
+            msg = f"closing the sample log failed: {exc.strerror}"
+            raise SinkError(msg) from exc

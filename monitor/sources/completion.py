@@ -135,7 +135,8 @@ def _from_body(response: Any) -> tuple[tuple[Choice, ...], dict[str, Any], bool]
     for position, raw in enumerate(response["choices"]):
         if not isinstance(raw, dict):
             raise _unsupported("choice is not an object")
-        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+        found = raw.get("message")
+        message: dict[str, Any] = found if isinstance(found, dict) else {}
         text = _content_text(message.get("content")) if message else str(raw.get("text") or "")
         calls = tuple(c for c in message.get("tool_calls") or () if isinstance(c, dict))
         choices.append(Choice(int(raw.get("index", position)), text, raw.get("finish_reason"), calls))
@@ -159,7 +160,8 @@ class _Partial:
 
 
 def _from_stream(chunks: tuple[bytes, ...]) -> tuple[tuple[Choice, ...], dict[str, Any], bool]:
-    decoder, partials, usage, done = SseDecoder(), dict[int, _Partial](), {}, False
+    decoder, partials, done = SseDecoder(), dict[int, _Partial](), False
+    usage: dict[str, Any] = {}
     try:
         events = [event for chunk in chunks for event in decoder.feed(chunk)]
     except UnicodeDecodeError as exc:

@@ -29,11 +29,13 @@ class LinearModel:
 
     def predict_proba(self, x: csr_matrix) -> np.ndarray:
         """Probabilities, computed the way the ONNX graph computes them."""
-        logits = x @ self.weights[:DIMS] + self.bias
+        logits: np.ndarray = x @ self.weights[:DIMS] + self.bias
         if logits.shape[1] == 1:
-            return 1 / (1 + np.exp(-logits[:, 0]))
+            sigmoid: np.ndarray = 1 / (1 + np.exp(-logits[:, 0]))
+            return sigmoid
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
+        softmax: np.ndarray = z / z.sum(axis=1, keepdims=True)
+        return softmax
 
 
 def matrix(ids: Sequence[np.ndarray]) -> csr_matrix:
@@ -74,7 +76,7 @@ def fit(
 
 
 def _logits(model: LogisticRegression, x: csr_matrix) -> np.ndarray:
-    scores = model.decision_function(x)
+    scores: np.ndarray = model.decision_function(x)
     return scores[:, None] if scores.ndim == 1 else scores
 
 
