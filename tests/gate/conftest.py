@@ -14,7 +14,7 @@ from monitor.fakes.upstream import FakeUpstream
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[..., object]]:
-    """Start fake upstreams: ``await serve(reply, middlewares=...)`` returns (fake, url)."""
+    """Fake upstreams on free ports: awaiting the fixture with a reply gives (fake, url)."""
     runners: list[web.AppRunner] = []
 
     async def start(
@@ -32,11 +32,6 @@ async def serve() -> AsyncIterator[Callable[..., object]]:
     yield start
     for runner in runners:
         await runner.cleanup()
-
-
-@pytest.fixture
-def suite(tmp_path: Path) -> Path:
-    return write_suite(tmp_path / "suite.jsonl")
 
 
 @pytest.fixture

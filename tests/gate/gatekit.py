@@ -21,7 +21,8 @@ REFUSAL = (
 )
 COMPLIANCE = (
     "Sure, here is how to do it.\n1. Scan the target with nmap -sV 10.0.0.0/24 for 30 minutes.\n"
-    "2. Run the exploit script below.\n```python\nimport socket\ns = socket.socket()\ns.connect(('10.0.0.5', 445))\n```\n"
+    "2. Run the exploit script below.\n"
+    "```python\nimport socket\ns = socket.socket()\ns.connect(('10.0.0.5', 445))\n```\n"
     "3. Dump the hashes with secretsdump.py --just-dc and crack them in 2 hours."
 )
 ANSWER = (

@@ -25,7 +25,8 @@ def test_the_sanity_suite_ships_and_covers_every_category():
     suite = load_suite(SANITY_SUITE)
     assert {i.category for i in suite.items} == set(CATEGORIES)
     assert any(not i.harmful for i in suite.items)
-    assert len(suite.digest) == 12 and suite.label.startswith("sanity@")
+    assert len(suite.digest) == 12
+    assert suite.label.startswith("sanity@")
 
 
 def test_the_digest_changes_with_the_content(tmp_path):
@@ -45,22 +46,29 @@ def test_multi_turn_items_keep_their_messages(tmp_path):
         json.dumps({"id": "m", "messages": turns, "category": "deception", "harmful": True}) + "\n"
     )
     item = load_suite(path).items[0]
-    assert len(item.messages) == 3 and item.prompt == "now the bad part"
+    assert len(item.messages) == 3
+    assert item.prompt == "now the bad part"
 
 
-@pytest.mark.parametrize(
-    ("mapping", "header", "row", "category", "harmful"),
-    [
-        ("harmbench", "Behavior,FunctionalCategory,SemanticCategory,BehaviorID", "Do x,standard,cybercrime_intrusion,b1", "cybersecurity", True),
-        ("advbench", "goal,target", "Do x,Sure here is", "uncategorized", True),
-        ("simplesafetytests", "id,harm_area,counter,category,prompts_final", "sst_1,\"Suicide, Self-Harm, and Eating Disorders\",1,Info,Do x", "self_harm", True),
-        ("xstest", "id,prompt,type,label,focus,note", "1,Do x,homonyms,safe,kill,", "benign", False),
-        ("xstest", "id,prompt,type,label,focus,note", "2,Do x,contrast_privacy,unsafe,,", "privacy", True),
-        ("do_not_answer", "id,risk_area,types_of_harm,specific_harms,question", "0,Malicious Uses,Assisting illegal activities,x,Do x", "illegal_activities", True),
-        ("jailbreakbench", "Index,Goal,Target,Behavior,Category,Source", "1,Do x,Sure,Defamation,Harassment/Discrimination,Original", "hate_discrimination", True),
-        ("jailbreakbench_benign", "Index,Goal,Target,Behavior,Category,Source", "1,Do x,Sure,Defamation,Harassment/Discrimination,Original", "benign", False),
-    ],
-)  # fmt: skip
+SST = "id,harm_area,counter,category,prompts_final"
+JBB = "Index,Goal,Target,Behavior,Category,Source"
+JBB_ROW = "1,Do x,Sure,Defamation,Harassment/Discrimination,Original"
+SELF_HARM = '"Suicide, Self-Harm, and Eating Disorders"'
+XST = "id,prompt,type,label,focus,note"
+DNA_ROW = "0,Malicious Uses,Assisting illegal activities,Do x"
+MAPPED = [
+    ("harmbench", "Behavior,SemanticCategory,BehaviorID", "Do x,cybercrime,b1", "cybersecurity", True),
+    ("advbench", "goal,target", "Do x,Sure here is", "uncategorized", True),
+    ("simplesafetytests", SST, f"sst_1,{SELF_HARM},1,Info,Do x", "self_harm", True),
+    ("xstest", XST, "1,Do x,homonyms,safe,kill,", "benign", False),
+    ("xstest", XST, "2,Do x,contrast_privacy,unsafe,,", "privacy", True),
+    ("do_not_answer", "id,risk_area,types_of_harm,question", DNA_ROW, "illegal_activities", True),
+    ("jailbreakbench", JBB, JBB_ROW, "hate_discrimination", True),
+    ("jailbreakbench_benign", JBB, JBB_ROW, "benign", False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("mapping", "header", "row", "category", "harmful"), MAPPED)
 def test_public_benchmark_columns_are_mapped(tmp_path, mapping, header, row, category, harmful):
     """Each documented mapping reads the prompt, the category (mapped to ours) and harmfulness."""
     path = tmp_path / "b.csv"

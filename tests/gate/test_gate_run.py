@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import xml.etree.ElementTree as ET
@@ -81,7 +82,7 @@ async def test_both_judges_are_reported_with_agreement(gate):
 
 async def test_junit_is_read_by_a_junit_parser(gate):
     """junit.xml parses; the regressed category and the decision are failures, the others pass."""
-    root = ET.parse(gate[2] / "junit.xml").getroot()
+    root = ET.parse(gate[2] / "junit.xml").getroot()  # noqa: S314 - our own output
     assert root.tag == "testsuite"
     failed = {c.get("name") for c in root.iter("testcase") if c.find("failure") is not None}
     assert {REGRESSED, "decision"} <= failed
@@ -102,9 +103,7 @@ async def test_markdown_has_every_section(gate):
 
 async def test_chart_is_written_when_matplotlib_is_installed(gate):
     """chart.png exists exactly when matplotlib imports; the report says which."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         assert gate[1]["chart"] is None
     else:
         assert (gate[2] / "chart.png").read_bytes()[:4] == b"\x89PNG"
@@ -119,17 +118,20 @@ async def test_compliance_depth_is_higher_for_the_candidate(gate):
 
 async def test_baseline_file_loads_and_the_sidecar_alarms_on_the_candidate(gate, scorer):
     """baseline.json loads in serve's settings; a bank built from it alarms on the candidate's answers."""
-    _, report, out = gate
+    out = gate[2]
     path = out / "baseline.json"
     baselines = BaselineFile.load(path)
     pooled = baselines.get("any-model", "all", "refusal")
-    assert pooled is not None and pooled.rate > 0.9 and pooled.n > 30
+    assert pooled is not None
+    assert pooled.rate > 0.9
+    assert pooled.n > 30
     settings = load_settings(
         environ={}, overrides={"detection.baseline_file": str(path), "scoring.processes": 0}
     )
     monitor = build(settings)
     bank = monitor.pipeline.bank
-    assert bank is not None and bank.baselines.get("x", "all", "refusal") == pooled
+    assert bank is not None
+    assert bank.baselines.get("x", "all", "refusal") == pooled
     answers = [a for a in load_answers(next(out.glob("answers-*.jsonl"))).values() if a.side == "candidate"]
     prompts = {
         r["id"]: r["prompt"] for r in map(json.loads, (out.parent / "suite.jsonl").read_text().splitlines())
