@@ -49,14 +49,14 @@ def arl_for_budget(false_alarms: float, per_observations: float) -> float:
 
 
 def arl_per_days(
-    days: float, requests_per_second: float, sample_rate: float = 1.0, signals: int = 4
+    days: float, requests_per_second: float, sample_rate: float = 1.0, signals: int = 1
 ) -> float:
-    """Turn "one false alarm per ``days`` across the bank" into ARL0 per observation.
+    """Turn "one false alarm per ``days`` across the bank" into ARL0.
 
-    Every scored request feeds up to ``signals`` streams, so the bank sees that many observations
-    per sampled request.
+    The service's budget counts scored samples (it splits it over streams itself), so ``signals``
+    is 1 there; a hand-built set of detectors that each see every sample passes their number.
 
-    >>> arl_per_days(30, 10, 0.1, 4)
-    10368000.0
+    >>> arl_per_days(30, 10, 0.1)
+    2592000.0
     """
     return days * _SECONDS_PER_DAY * requests_per_second * sample_rate * signals

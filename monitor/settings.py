@@ -115,7 +115,7 @@ class DetectionSettings:
     guard: float = 0.8
     warmup: int = 500
     window: float = 500.0
-    correct_rates: bool = True
+    correct_rates: bool = False
     baseline_file: Path | None = None
     checkpoint_path: Path | None = None
     checkpoint_seconds: float = 60.0
