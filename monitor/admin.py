@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -33,7 +33,7 @@ async def upstream_reachable(url: URL) -> bool:
 
 def build_admin_app(
     registry: CollectorRegistry,
-    upstream: URL,
+    checks: Mapping[str, Callable[[], Awaitable[bool]]],
     pipeline_started: Callable[[], bool],
     streams: StatusView | None = None,
 ) -> web.Application:
@@ -43,8 +43,8 @@ def build_admin_app(
     ----------
     registry
         Served at ``/metrics``.
-    upstream
-        Probed by ``/readyz``.
+    checks
+        Readiness per source, by name (the proxy's ``upstream``, the tap's ``kafka``), for ``/readyz``.
     pipeline_started
         Whether the sample consumer runs; ``/readyz`` needs it.
     streams
@@ -60,9 +60,9 @@ def build_admin_app(
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
-        checks = {"pipeline": pipeline_started(), "upstream": await upstream_reachable(upstream)}
-        status = 200 if all(checks.values()) else 503
-        return web.json_response({"ready": status == 200, "checks": checks}, status=status)  # noqa: PLR2004
+        found = {"pipeline": pipeline_started()} | {name: await check() for name, check in checks.items()}
+        status = 200 if all(found.values()) else 503
+        return web.json_response({"ready": status == 200, "checks": found}, status=status)  # noqa: PLR2004
 
     async def status(_: web.Request) -> web.Response:
         # Copied on the loop, like the bank's updates, so the page never sees a half-applied one;

@@ -12,7 +12,6 @@ import aiohttp
 import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
-from yarl import URL
 
 from detectors import BaselineFile
 from monitor.admin import build_admin_app
@@ -20,19 +19,19 @@ from monitor.checkpoint import restore, save, write_state
 from monitor.detection import DetectorBank
 from monitor.errors import ConfigError
 from monitor.export.alerts import AlertmanagerSink, AlertSink, Notifier, WebhookSink
-from monitor.export.labels import ModelLabels
 from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
-from monitor.sampling import SampleQueue, Sampler
+from monitor.sampling import SampleQueue
 from monitor.scoring.card import refusal_correction
 from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
+from monitor.sources.base import Source
+from monitor.sources.inline import ProxySource
 from monitor.sources.proxy import Proxy
-from monitor.sources.upstream import open_session
 
 __all__ = ["MONITOR", "Monitor", "build", "serve"]
 
@@ -50,6 +49,7 @@ class Monitor:
     proxy: Proxy | None = None
     notifier: Notifier | None = None
     sinks: list[Sink] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
 
 
 MONITOR = web.AppKey("monitor", Monitor)
@@ -69,15 +69,21 @@ def build(
     queue = SampleQueue(settings.sampling.queue_size, metrics)
     scorer, bank = _scoring(settings, metrics)
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
+    sources: list[Source] = [ProxySource(settings, queue, metrics)] if settings.mode == "proxy" else []
+    checks = {source.name: source.ready for source in sources}
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
-    upstream = URL(settings.upstream.url)
-    admin_app = build_admin_app(metrics.registry, upstream, pipeline.started.is_set, bank)
-    monitor = Monitor(settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks)
+    admin_app = build_admin_app(metrics.registry, checks, pipeline.started.is_set, bank)
+    monitor = Monitor(
+        settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks, sources=sources
+    )
+    # Without a proxy (tap mode) the stages run with the admin server, the only one started.
+    stages = proxy_app if settings.mode == "proxy" else admin_app
+    stages[MONITOR] = monitor
+    stages.cleanup_ctx.append(_run_checkpoints)
+    stages.cleanup_ctx.append(_run_alerts)
+    stages.cleanup_ctx.append(_run_pipeline)
+    stages.cleanup_ctx.append(_run_sources)  # stopped first: no new work while the pipeline drains
     proxy_app[MONITOR] = monitor
-    proxy_app.cleanup_ctx.append(_run_proxy)
-    proxy_app.cleanup_ctx.append(_run_checkpoints)
-    proxy_app.cleanup_ctx.append(_run_alerts)
-    proxy_app.cleanup_ctx.append(_run_pipeline)
     proxy_app.router.add_route("*", "/{tail:.*}", _handle)
     return monitor
 
@@ -89,6 +95,8 @@ def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, Dete
     processes = settings.scoring.processes
     scorer: Scoring = ProcessScoring(model_dir, processes) if processes else ThreadScoring(Scorer(model_dir))
     d = settings.detection
+    if not d.enabled:
+        return scorer, None
     baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
     correction = refusal_correction(model_dir) if d.correct_rates else None
     bank = DetectorBank(d, baselines, correction)
@@ -157,22 +165,15 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     return await proxy.handle(request)
 
 
-async def _run_proxy(app: web.Application) -> AsyncIterator[None]:
+async def _run_sources(app: web.Application) -> AsyncIterator[None]:
     monitor = app[MONITOR]
-    s = monitor.settings
-    labels = ModelLabels(s.models, s.max_auto_models, monitor.metrics.add_model)
-    async with open_session(s.upstream) as session:
-        monitor.proxy = Proxy(
-            URL(s.upstream.url),
-            session,
-            Sampler(s.sampling),
-            monitor.queue,
-            labels,
-            monitor.metrics,
-            s.sampling.capture_max_bytes,
-            s.sampling.canary_header,
-        )
-        yield
+    for source in monitor.sources:
+        await source.start()
+        if isinstance(source, ProxySource):
+            monitor.proxy = source.proxy
+    yield
+    for source in reversed(monitor.sources):
+        await source.stop()
 
 
 async def _run_pipeline(app: web.Application) -> AsyncIterator[None]:
@@ -222,9 +223,12 @@ async def serve(
     )
     admin_runner = web.AppRunner(monitor.admin_app, access_log=None)
     try:
-        port = await _start(proxy_runner, settings.host, settings.port, "port")
+        port = 0
+        if settings.mode == "proxy":
+            port = await _start(proxy_runner, settings.host, settings.port, "port")
         admin_port = await _start(admin_runner, settings.admin_host, settings.admin_port, "admin_port")
-        log.info("monitor_started", port=port, admin_port=admin_port, upstream=settings.upstream.url)
+        where = {"upstream": settings.upstream.url} if port else {"topics": list(settings.kafka.tap.topics)}
+        log.info("monitor_started", mode=settings.mode, port=port, admin_port=admin_port, **where)
         if started is not None:
             started(port, admin_port)
         await stop.wait()

@@ -1,4 +1,4 @@
-"""The background consumer: drain the sample queue, parse each Exchange, hand batches to the sinks.
+"""The background consumer: drain the sample queue, parse, score, detect, hand batches to the sinks.
 
 Runs as a task that ``app.cleanup_ctx`` starts and, at shutdown, lets drain before cancelling. Every
 sample that does not reach the sinks is counted in ``llm_safety_samples_dropped_total{reason}``.
@@ -15,13 +15,13 @@ from dataclasses import replace
 import structlog
 
 from monitor.detection import DetectorBank, Transition
-from monitor.errors import CaptureError, ClassifierError, MonitorError, SinkError
-from monitor.events import Exchange, Sample
+from monitor.errors import ClassifierError, MonitorError, SinkError
+from monitor.events import Sample
 from monitor.export.metrics import Metrics
 from monitor.failopen import FailOpen
+from monitor.parsing import Parser, Work
 from monitor.scoring.runner import Scoring
 from monitor.sinks.base import Sink
-from monitor.sources.completion import to_sample
 
 __all__ = ["Pipeline"]
 
@@ -32,7 +32,7 @@ class Pipeline:
     Parameters
     ----------
     queue
-        The sample queue the proxy offers to.
+        The sample queue sources offer to (Exchanges to parse, or Samples).
     sinks
         Receive each batch of parsed samples, in a worker thread.
     metrics
@@ -42,13 +42,14 @@ class Pipeline:
     scorer
         Judges each sample (in a worker process or thread); without it samples are only logged.
     bank
-        Detectors fed by the scored samples.
+        Detectors fed by the scored samples. Samples that arrive scored (a tap reading the sidecars'
+        events) skip the scorer and go straight to the bank.
 
     """
 
     def __init__(
         self,
-        queue: asyncio.Queue[Exchange],
+        queue: asyncio.Queue[Work],
         sinks: Sequence[Sink],
         metrics: Metrics,
         batch_size: int = 64,
@@ -64,6 +65,7 @@ class Pipeline:
         self.transitions: list[Transition] = []
         self.started = asyncio.Event()
         self._busy = asyncio.Lock()
+        self._parse = Parser(metrics)
         self._guard = FailOpen("pipeline", metrics)
         self._sink_guard = FailOpen("sink", metrics)
         self._score_guard = FailOpen("scoring", metrics)
@@ -80,6 +82,17 @@ class Pipeline:
             async with self._busy:
                 with self._guard:
                     await self._process(batch)
+
+    async def submit(self, samples: list[Sample]) -> bool:
+        """Process a batch now and return once done: ``False`` when scoring failed.
+
+        For sources that must know their work is done (a tap commits offsets only after this).
+        """
+        self.started.set()
+        async with self._busy:
+            with self._guard:
+                return await self._process_samples(samples)
+        return False
 
     async def drain(self, deadline_seconds: float) -> int:
         """Process what is queued now, for at most ``deadline_seconds``; returns how many were left."""
@@ -98,33 +111,28 @@ class Pipeline:
             self._log.error("samples_dropped", reason="shutdown_deadline", count=left)
         return left
 
-    async def _process(self, batch: list[Exchange]) -> None:
+    async def _process(self, batch: list[Work]) -> None:
         samples = [s for s in map(self._parse, batch) if s is not None]
         for _ in batch:
             self.queue.task_done()
+        await self._process_samples(samples)
+
+    async def _process_samples(self, samples: list[Sample]) -> bool:
         # Each sample ends exactly once: processed, or dropped with the reason of the stage that failed.
+        fresh = [s for s in samples if s.scores is None]
         scored = True
-        if samples and self.scorer is not None:
-            samples, scored = await self._score(samples)
+        if fresh and self.scorer is not None:
+            fresh, scored = await self._score(fresh)
+        prescored = [s for s in samples if s.scores is not None]
+        if prescored and self.bank is not None:
+            self._detect(prescored)
+        samples = fresh + prescored
         written = True
         if samples and self.sinks:
             written = await asyncio.to_thread(self._write, samples)
         if samples and scored and written:
             self.metrics.samples_processed.inc(len(samples))
-
-    def _parse(self, exchange: Exchange) -> Sample | None:
-        if not 200 <= exchange.status < 300:  # noqa: PLR2004
-            self.metrics.drop("error_response")
-            return None
-        with self._guard:
-            try:
-                return to_sample(exchange)
-            except CaptureError as exc:
-                self.metrics.drop(exc.reason)
-                self._log.info("sample_dropped", request_id=exchange.request_id, reason=exc.reason)
-                return None
-        self.metrics.drop(MonitorError.reason)  # reached only when the guard absorbed a failure
-        return None
+        return scored
 
     async def _score(self, samples: list[Sample]) -> tuple[list[Sample], bool]:
         """The samples with their scores, and whether scoring worked (else they go on unscored)."""

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from monitor.events import Exchange
 from monitor.export.metrics import Metrics
+from monitor.parsing import Work
 from monitor.settings import CHAT_ROUTE, COMPLETIONS_ROUTE, SamplingSettings
 
 __all__ = ["CAPTURED_ROUTES", "SampleQueue", "Sampler", "model_name"]
@@ -89,7 +90,7 @@ class SampleQueue:
     def __init__(self, maxsize: int, metrics: Metrics) -> None:
         self.maxsize = maxsize
         self.metrics = metrics
-        self.queue: asyncio.Queue[Exchange] = asyncio.Queue(maxsize)
+        self.queue: asyncio.Queue[Work] = asyncio.Queue(maxsize)
         self._taken = metrics.samples_taken
         metrics.watch_queue(self.queue.qsize, maxsize)
 

@@ -26,16 +26,22 @@ __all__ = [
     "ENV_PREFIX",
     "AlertSettings",
     "DetectionSettings",
+    "KafkaSettings",
+    "KafkaSinkSettings",
     "LogSettings",
     "SampleLogSettings",
     "SamplingSettings",
     "ScoringSettings",
+    "Secret",
     "Settings",
+    "TapSettings",
     "UpstreamSettings",
     "load_settings",
 ]
 
 ENV_PREFIX = "SAFETY_MONITOR_"
+MODES = ("proxy", "tap")
+_SECRET_KEYS = frozenset({"kafka.sasl_password"})  # from the environment or a file, never YAML or flags
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
 
@@ -104,10 +110,12 @@ class DetectionSettings:
     toward the bad side (a one-sided confidence). Streams without a baseline in ``baseline_file``
     learn one from their first ``warmup`` weight of observations. ``window`` is the weight of the
     recent window that estimates report. ``correct_rates`` reports refusal rates corrected for the
-    judge's held-out error. ``dedup_seconds``: a user's requests within this many seconds of each
+    judge's held-out error. ``enabled: false`` scores without detecting (sidecars whose scored events a
+    tap detects over the whole fleet). ``dedup_seconds``: a user's requests within this many seconds of each
     other form a burst, weighted ``1/c``.
     """
 
+    enabled: bool = True
     method: str = "rate_shift"
     arl0: float = 1e6
     zone: float = 0.0
@@ -132,6 +140,92 @@ class AlertSettings:
     runbook_base: str = "https://github.com/llm-safety-monitor/llm-safety-monitor/blob/main/docs/runbooks/"
 
 
+class Secret:
+    """A credential: its ``repr`` and ``str`` are ``***``, so a log line or traceback never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The value itself, for the one client that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSinkSettings:
+    """The scored-event sink: one JSON event per scored sample to ``topic``, keyed by model.
+
+    At most ``buffer_size`` events wait for the broker; past that, new events are dropped and counted.
+    """
+
+    enabled: bool = False
+    topic: str = "llm-safety-events"
+    buffer_size: int = 10000
+    retry_backoff_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TapSettings:
+    """``safety-monitor tap``: the topics consumed, the group, and how bad records are handled.
+
+    A record whose processing fails ``max_failures`` times is skipped (to ``dead_letter_topic`` when
+    set). ``dedup_size`` ids per partition are remembered to skip redeliveries. ``state_dir`` holds one
+    checkpoint per partition (detector state and the next offset), shared by every consumer of the group.
+    """
+
+    topics: tuple[str, ...] = ("inference-logs",)
+    group: str = "llm-safety-monitor"
+    max_failures: int = 3
+    dead_letter_topic: str | None = None
+    dedup_size: int = 100000
+    state_dir: Path | None = None
+    session_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """The brokers and how to reach them; passed through to kafka-python.
+
+    ``api_version`` is ``auto`` (negotiated) or a dotted version such as ``0.9`` or ``2.8.0``.
+    ``sasl_password`` comes only from ``SAFETY_MONITOR_KAFKA__SASL_PASSWORD`` or ``sasl_password_file``.
+    """
+
+    bootstrap: tuple[str, ...] = ()
+    client_id: str = "llm-safety-monitor"
+    api_version: str = "auto"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    sasl_password_file: Path | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+    sink: KafkaSinkSettings = field(default_factory=KafkaSinkSettings)
+    tap: TapSettings = field(default_factory=TapSettings)
+
+    @property
+    def version(self) -> tuple[int, ...] | None:
+        """``api_version`` as kafka-python takes it; ``None`` to negotiate."""
+        if self.api_version == "auto":
+            return None
+        return tuple(int(part) for part in self.api_version.split("."))
+
+
 @dataclass(frozen=True, slots=True)
 class LogSettings:
     """Structured logging: level and renderer."""
@@ -144,6 +238,7 @@ class LogSettings:
 class Settings:
     """Everything the monitor needs, validated; build it with :func:`load_settings`."""
 
+    mode: str = "proxy"
     upstream: UpstreamSettings = field(default_factory=UpstreamSettings)
     host: str = "127.0.0.1"
     port: int = 8080
@@ -159,6 +254,7 @@ class Settings:
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -175,6 +271,8 @@ def load_settings(
     tree: dict[str, Any] = {}
     if config_file is not None:
         _merge(tree, _read_yaml(config_file))
+    _refuse_secrets(tree, "the config file")
+    _refuse_secrets(_nest_all(overrides or {}), "a flag")
     env_tree, origins = _from_env(os.environ if environ is None else environ)
     _merge(tree, env_tree)
     for dotted, value in (overrides or {}).items():
@@ -182,11 +280,45 @@ def load_settings(
             _merge(tree, _nest(dotted.split("."), value))
             origins.pop(dotted, None)
     try:
-        settings: Settings = _build(Settings, tree, "")
+        settings: Settings = _password_from_file(_build(Settings, tree, ""))
         _validate(settings)
     except ConfigError as exc:
         raise _named_by_env(exc, origins) from exc
     return settings
+
+
+def _nest_all(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        if value is not None:
+            _merge(tree, _nest(dotted.split("."), value))
+    return tree
+
+
+def _refuse_secrets(tree: Mapping[str, Any], where: str) -> None:
+    """Secrets may only come from the environment or a file, so they never sit in a ConfigMap."""
+    for dotted in _SECRET_KEYS:
+        node: Any = tree
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            problem = f"a secret cannot be set in {where}: use {_env_name(dotted)} or {dotted}_file"
+            raise ConfigError(dotted, Secret(str(node)), problem)
+
+
+def _env_name(dotted: str) -> str:
+    return ENV_PREFIX + "__".join(dotted.upper().split("."))
+
+
+def _password_from_file(settings: Settings) -> Settings:
+    path = settings.kafka.sasl_password_file
+    if path is None:
+        return settings
+    try:
+        secret = Secret(path.read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError("kafka.sasl_password_file", str(path), f"cannot read: {exc.strerror}") from exc
+    return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka, sasl_password=secret))
 
 
 def _named_by_env(exc: ConfigError, origins: Mapping[str, str]) -> ConfigError:
@@ -220,7 +352,7 @@ def _from_env(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         try:
-            value = yaml.safe_load(raw) if raw else raw
+            value = yaml.safe_load(raw) if raw and ".".join(path) not in _SECRET_KEYS else raw
         except yaml.YAMLError:
             value = raw
         _check_env_path(name, path, value)
@@ -307,11 +439,15 @@ def _scalar(hint: Any, value: Any, key: str) -> Any:
         return number
     if hint is Path:
         return Path(str(value))
+    if hint is Secret:
+        return Secret(str(value))
     return str(value)
 
 
 def _validate(s: Settings) -> None:
+    _check("mode", s.mode, s.mode in MODES, f"must be one of {list(MODES)}")
     _check_url("upstream.url", s.upstream.url)
+    _validate_kafka(s)
     for key, url in (
         ("alerts.alertmanager_url", s.alerts.alertmanager_url),
         ("alerts.webhook_url", s.alerts.webhook_url),
@@ -369,6 +505,54 @@ def _validate(s: Settings) -> None:
         parent = s.sample_log.path.expanduser().resolve().parent
         ok = parent.is_dir() and os.access(parent, os.W_OK)
         _check("sample_log.path", str(s.sample_log.path), ok, "its directory is missing or not writable")
+
+
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _validate_kafka(s: Settings) -> None:
+    k = s.kafka
+    needed = s.mode == "tap" or k.sink.enabled
+    _check(
+        "kafka.bootstrap",
+        list(k.bootstrap),
+        bool(k.bootstrap) or not needed,
+        "tap mode and the sink need brokers",
+    )
+    for broker in k.bootstrap:
+        host, _, port = broker.rpartition(":")
+        _check("kafka.bootstrap", broker, bool(host) and port.isdigit(), "expected HOST:PORT")
+    version = k.api_version
+    ok = version == "auto" or all(part.isdigit() for part in version.split("."))
+    _check("kafka.api_version", version, ok, "must be auto or a dotted version such as 0.9 or 2.8.0")
+    protocol = k.security_protocol
+    _check("kafka.security_protocol", protocol, protocol in _PROTOCOLS, f"must be one of {list(_PROTOCOLS)}")
+    mechanism = k.sasl_mechanism
+    _check("kafka.sasl_mechanism", mechanism, mechanism in _MECHANISMS, f"must be one of {list(_MECHANISMS)}")
+    if protocol.startswith("SASL"):
+        _check("kafka.sasl_username", k.sasl_username, k.sasl_username is not None, f"needed with {protocol}")
+        problem = (
+            f"needed with {protocol}: set {_env_name('kafka.sasl_password')} or kafka.sasl_password_file"
+        )
+        _check("kafka.sasl_password", None, k.sasl_password is not None, problem)
+    for key, path in (
+        ("ssl_cafile", k.ssl_cafile),
+        ("ssl_certfile", k.ssl_certfile),
+        ("ssl_keyfile", k.ssl_keyfile),
+    ):
+        _check(f"kafka.{key}", str(path), path is None or path.exists(), "does not exist")
+    for key, value in (
+        ("kafka.sink.buffer_size", k.sink.buffer_size),
+        ("kafka.sink.retry_backoff_seconds", k.sink.retry_backoff_seconds),
+        ("kafka.tap.max_failures", k.tap.max_failures),
+        ("kafka.tap.dedup_size", k.tap.dedup_size),
+        ("kafka.tap.session_timeout_seconds", k.tap.session_timeout_seconds),
+    ):
+        _check(key, value, value > 0, "must be positive")
+    _check("kafka.tap.topics", list(k.tap.topics), bool(k.tap.topics), "name at least one topic")
+    looped = s.mode == "tap" and k.sink.enabled and k.sink.topic in k.tap.topics
+    _check("kafka.sink.topic", k.sink.topic, not looped, "a tap must not publish to a topic it consumes")
 
 
 def _check_url(key: str, url: str) -> None:
