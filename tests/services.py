@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import yaml
+from aiohttp import web
 from components import require_binary
 
 
@@ -89,3 +90,19 @@ async def query(base: str, expr: str) -> list[dict[str, Any]]:
         body = await r.json()
     assert body["status"] == "success", (expr, body)
     return body["data"]["result"]
+
+
+async def webhook_receiver(port: int = 0) -> tuple[web.AppRunner, str, list[bytes]]:
+    """A webhook endpoint on loopback (``port`` 0: a free one): the runner, its URL and the bodies."""
+    received: list[bytes] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hook", received

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from services import free_port
+from services import free_port, webhook_receiver
 
 from monitor.errors import SinkError
 from monitor.export.metrics import DROP_REASONS
@@ -294,17 +294,7 @@ async def test_alert_receiver_down_then_back(upstream, start_monitor):
     for _ in range(3):
         assert (await ask(running.url, Row("normal"))).status == 200
     await accounted(running, at_least=3)
-    received: list[bytes] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.read())
-        return web.Response(text="ok")
-
-    receiver = web.Application()
-    receiver.router.add_post("/hook", hook)
-    runner = web.AppRunner(receiver, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    runner, _, _ = await webhook_receiver(hook_port)
     try:
         assert (await ask(running.url, Row("normal"))).status == 200
         await accounted(running, at_least=4)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from monitor.events import Sample
 
-__all__ = ["MemorySink"]
+__all__ = ["BlockingSink", "MemorySink"]
 
 
 class MemorySink:
@@ -26,3 +26,18 @@ class MemorySink:
     def close(self) -> None:
         """Mark closed."""
         self.closed = True
+
+
+class BlockingSink:
+    """Blocks every write until ``gate`` is set (or 10 s pass): fills the sample queue in tests."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
+
+    def write(self, samples: Sequence[Sample]) -> None:  # noqa: ARG002 - the Sink protocol
+        """Wait for the gate."""
+        self.gate.wait(10)
+
+    def close(self) -> None:
+        """Open the gate, so nothing waits past shutdown."""
+        self.gate.set()

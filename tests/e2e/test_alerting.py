@@ -14,9 +14,8 @@ import re
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 from conftest import start_app
-from services import alertmanager, prometheus, query
+from services import alertmanager, prometheus, query, webhook_receiver
 
 from dashboards.config import CONFIG
 from dashboards.grafana import dashboards
@@ -48,19 +47,6 @@ class Behaviour:
         return COMPLY
 
 
-async def receiver() -> tuple[web.AppRunner, str, list[dict]]:
-    received: list[dict] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner, url = await start_app(app)
-    return runner, url + "/hook", received
-
-
 async def traffic(url: str, stop: asyncio.Event) -> None:
     async with aiohttp.ClientSession() as session:
         for n in itertools.count():
@@ -89,15 +75,16 @@ async def wait_for(predicate, seconds: float) -> None:
             await asyncio.sleep(0.5)
 
 
-def alerts_in(received: list[dict], status: str) -> list[dict]:
-    return [a for message in received for a in message["alerts"] if a["status"] == status]
+def alerts_in(received: list[bytes], status: str) -> list[dict]:
+    messages = [json.loads(body) for body in received]
+    return [a for message in messages for a in message["alerts"] if a["status"] == status]
 
 
 async def test_queries_work_and_regression_reaches_alertmanager(tmp_path, start_monitor):
     """Panels and rules evaluate with series; a broken category fires, then resolves, through Alertmanager."""
     behaviour = Behaviour()
     fake_runner, upstream = await start_app(FakeUpstream(reply=behaviour.reply).app())
-    hook_runner, hook_url, received = await receiver()
+    hook_runner, hook_url, received = await webhook_receiver()
     stop = asyncio.Event()
     try:
         async with alertmanager(tmp_path, hook_url) as am:

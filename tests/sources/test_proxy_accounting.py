@@ -10,6 +10,7 @@ import aiohttp
 from structlog.testing import capture_logs
 
 from monitor.errors import MonitorError
+from monitor.sinks.memory import BlockingSink
 
 CHAT = "/v1/chat/completions"
 GOOD = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
@@ -59,19 +60,6 @@ async def test_refused_upstream_is_recorded_as_502(start_monitor, unused_tcp_por
     counted = {"route": "chat_completions", "model": "m", "code_class": "5xx"}
     assert running.value("llm_safety_proxy_requests_total", **counted) == 1
     assert running.value("llm_safety_proxy_upstream_errors_total", reason="upstream_connect") == 1
-
-
-class BlockingSink:
-    """A sink that blocks until released, to fill the queue."""
-
-    def __init__(self, gate: threading.Event) -> None:
-        self.gate = gate
-
-    def write(self, samples) -> None:
-        self.gate.wait(10)
-
-    def close(self) -> None:
-        self.gate.set()
 
 
 async def test_queue_full_drops_are_logged_with_their_count(start_monitor, upstream_url):

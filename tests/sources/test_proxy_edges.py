@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from monitor.fakes.upstream import FakeUpstream, fake_reply
+from monitor.sinks.memory import BlockingSink
 
 CHAT = "/v1/chat/completions"
 GOOD = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}]}'
@@ -100,19 +101,6 @@ async def test_full_queue_drops_and_counts_but_serves(start_monitor, upstream_ur
     dropped = running.value("llm_safety_samples_dropped_total", reason="queue_full")
     assert dropped >= 3
     assert taken == 5  # every sampled exchange is taken; a full queue then drops it
-
-
-class BlockingSink:
-    """A sink that blocks until released, to fill the queue."""
-
-    def __init__(self, gate: threading.Event) -> None:
-        self.gate = gate
-
-    def write(self, samples) -> None:
-        self.gate.wait(10)
-
-    def close(self) -> None:
-        self.gate.set()
 
 
 async def test_headers_hop_by_hop_and_request_id(running, fake):
