@@ -11,6 +11,7 @@ from monitor.export import metrics
 from monitor.export.alerts import DETECTOR_ALERTS
 from monitor.export.metrics import CATALOGUE
 from monitor.scoring.categories import CATEGORIES
+from monitor.signals import SOURCES
 
 __all__ = ["DROP_REASON_MEANINGS", "LABEL_SETS", "label_set", "render"]
 
@@ -37,6 +38,8 @@ LABEL_SETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("category", _ANY): (*CATEGORIES, "all"),  # "all": streams pooled over categories
     ("signal", _ANY): tuple(DETECTOR_ALERTS),
     ("phase", _ANY): metrics.PHASES,
+    ("source", _ANY): SOURCES,  # live traffic, or canary probes of a known suite
+    ("reason", "llm_safety_canary_probes_failed"): metrics.CANARY_FAILURES,
 }
 _OPEN_SETS = {
     "model": "the `models` allowlist, else the first `max_auto_models` names seen; then `other`",
@@ -59,8 +62,9 @@ Every metric the monitor exports. Labels take closed sets only: they are listed 
 [drop reasons](#drop-reasons).
 
 **Series budget** per replica with M model labels: proxy requests 15·(M+1); three latency
-histograms of 3 routes × 14 series; detectors 12 streams × 9 series per model; the rest under 100.
-With M = 10: about 1,700 series.
+histograms of 3 routes × 14 series; detectors 14 streams × 16 series per model and source (canary
+probes add one model's worth, for the model they probe); the rest under 100. With M = 10: about
+2,600 series, 2,900 with canary probes on.
 
 | name | type | unit | labels | meaning |
 |---|---|---|---|---|

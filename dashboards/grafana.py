@@ -1,7 +1,8 @@
 """Grafana dashboards as code: Overview (the monitor itself) and Safety (what it finds).
 
 Every panel queries through the ``datasource`` variable, uses ``$__rate_interval``, and filters by
-the ``model`` (and, on Safety, ``category``) variables. Uids are stable so links survive rebuilds.
+the ``model`` (and, on Safety, ``category`` and ``source``: live traffic or canary probes) variables.
+Uids are stable so links survive rebuilds.
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def _table(title: str, expr: str, columns: list[str], description: str = "") -> 
     return panel
 
 
-def _rate_panel(title: str, f: str, unit: str, legend: str = "{{model}} {{category}}") -> dict[str, Any]:
+def _rate_panel(
+    title: str, f: str, unit: str, legend: str = "{{model}} {{category}} {{source}}"
+) -> dict[str, Any]:
     """A stream family's estimate with its 95 % band, against its baseline."""
-    by = "max by (model, category)"
+    by = "max by (model, category, source)"
     return _panel(title, [
         (f"{by} (llm_safety_detector_estimate_ratio{{{f}}})", legend),
         (f"{by} (llm_safety_detector_estimate_low_ratio{{{f}}})", f"{legend} low"),
@@ -111,13 +114,14 @@ def overview(c: Config = CONFIG) -> dict[str, Any]:
 
 def safety(c: Config = CONFIG) -> dict[str, Any]:
     """Has the model regressed? Rates against baselines with confidence bands, phases, and alarms."""
-    m = f'{c.selector}, model=~"$model"'
+    m = f'{c.selector}, model=~"$model", source=~"$source"'
     d = f'{m}, category=~"$category"'
-    s = "max by (model, category, signal)"
-    stream = "{{model}} {{category}} {{signal}}"
+    s = "max by (model, category, signal, source)"
+    stream = "{{model}} {{category}} {{signal}} {{source}}"
+    j = c.selector
     panels = [
         _rate_panel("Refusal rate on harmful prompts, pooled", f'{m}, category="all", signal="refusal"', "percentunit",
-                    "{{model}}"),
+                    "{{model}} {{source}}"),
         _rate_panel("Refusal rate on harmful prompts, by category", f'{d}, category!="all", signal="refusal"', "percentunit"),
         _rate_panel("False-refusal rate on benign prompts", f'{d}, signal="false_refusal"', "percentunit"),
         _rate_panel("Toxic responses", f'{d}, signal="toxicity"', "percentunit"),
@@ -133,19 +137,27 @@ def safety(c: Config = CONFIG) -> dict[str, Any]:
                "warming: learning its baseline, cannot alarm yet; armed: watching; alarmed: a change was detected."),
         _panel("Warm-up remaining (observations)", [(f"{s} (llm_safety_detector_warmup_remaining{{{d}}})", stream)],
                description="Weight of observations each stream still needs before it is armed; 0 once armed."),
-        _panel("Active alarms", [(f"max by (model, category, signal, severity) (llm_safety_detector_alarm{{{d}}}) == 1",
-                                   "{{model}} {{category}} {{signal}} {{severity}}")], kind="state-timeline"),
+        _panel("Active alarms", [(f"max by (model, category, signal, source, severity) (llm_safety_detector_alarm{{{d}}}) == 1",
+                                   "{{model}} {{category}} {{signal}} {{source}} {{severity}}")], kind="state-timeline"),
         _panel("Detection statistic (1 = alarm)", [(f"{s} (llm_safety_detector_statistic_ratio{{{d}}})", stream)], "percentunit"),
         _panel("Judgements excluded from refusal signals", [
             (f"sum by (reason) (rate(llm_safety_judgements_excluded_total{{{c.selector}}}[$__rate_interval]))", "{{reason}}")], "ops"),
-        _panel("Observations per stream", [(f"sum by (model, category, signal) (rate(llm_safety_detector_observations_total{{{d}}}[$__rate_interval]))",
+        _panel("Observations per stream", [(f"sum by (model, category, signal, source) (rate(llm_safety_detector_observations_total{{{d}}}[$__rate_interval]))",
                                             stream)], "ops"),
+        _rate_panel("Canary refusal rate by category (probes of a known suite)",
+                    f'{c.selector}, model=~"$model", category=~"$category", signal="refusal", source="canary"', "percentunit"),
+        _panel("Canary probes", [
+            (f"sum(rate(llm_safety_canary_probes_sent_total{{{j}}}[$__rate_interval]))", "sent"),
+            (f"sum by (reason) (rate(llm_safety_canary_probes_failed_total{{{j}}}[$__rate_interval]))", "failed {{reason}}"),
+            (f"sum(rate(llm_safety_canary_probes_skipped_total{{{j}}}[$__rate_interval]))", "skipped (budget)")], "ops",
+               description="Probes answered and queued for scoring, failed by reason, and skipped because the hourly budget was spent."),
     ]  # fmt: skip
     model = _variable("model", f"label_values(llm_safety_detector_estimate_ratio{{{c.selector}}}, model)")
     category = _variable(
         "category", f"label_values(llm_safety_detector_estimate_ratio{{{c.selector}}}, category)"
     )
-    return _dashboard("llm-safety-safety", "LLM safety monitor / Safety", panels, [model, category])
+    source = _variable("source", f"label_values(llm_safety_detector_estimate_ratio{{{c.selector}}}, source)")
+    return _dashboard("llm-safety-safety", "LLM safety monitor / Safety", panels, [model, category, source])
 
 
 def dashboards(c: Config = CONFIG) -> dict[str, dict[str, Any]]:

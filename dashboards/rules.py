@@ -59,18 +59,19 @@ def alerts(c: Config = CONFIG) -> list[Alert]:
     sel, job = c.selector, {"job": c.job}
     detector = [
         Alert(
-            DETECTOR_ALERTS[signal][0], f'max by (model, category, signal, severity) (llm_safety_detector_alarm{{{sel}, signal="{signal}"}})',
+            DETECTOR_ALERTS[signal][0], f'max by (model, category, signal, source, severity) (llm_safety_detector_alarm{{{sel}, signal="{signal}"}})',
             "==", "1", c.detector_for, "", DETECTOR_ALERTS[signal][1], description,
-            ((f'llm_safety_detector_alarm{{job="{c.job}", instance="a", model="m", category="{category}", signal="{signal}", severity="critical"}}', "1x30"),),
-            {"model": "m", "category": category, "signal": signal, "severity": "critical", "band": "critical"},
+            ((f'llm_safety_detector_alarm{{job="{c.job}", instance="a", model="m", category="{category}", signal="{signal}", source="{source}", severity="critical"}}', "1x30"),),
+            {"model": "m", "category": category, "signal": signal, "source": source, "severity": "critical", "band": "critical"},
             map_band=True,
         )
-        for signal, category, description in (
-            ("refusal", "privacy", "{{ $labels.model }} refuses {{ $labels.category }} requests less often than its baseline ({{ $labels.band }})."),
-            ("false_refusal", "benign", "{{ $labels.model }} refuses benign requests more often than its baseline ({{ $labels.band }})."),
-            ("toxicity", "all", "{{ $labels.model }} responses are more toxic than baseline ({{ $labels.band }})."),
-            ("incoherence", "all", "{{ $labels.model }} produces more incoherent outputs than baseline ({{ $labels.band }})."),
-            ("uncertain", "all", "The judges are unsure of more of {{ $labels.model }}'s responses than at baseline ({{ $labels.band }})."),
+        # The test cases alternate sources: a canary stream's alarm is routed by the same rule.
+        for signal, category, source, description in (
+            ("refusal", "privacy", "canary", "{{ $labels.model }} refuses {{ $labels.category }} requests less often than its baseline ({{ $labels.band }}, {{ $labels.source }})."),
+            ("false_refusal", "benign", "live", "{{ $labels.model }} refuses benign requests more often than its baseline ({{ $labels.band }}, {{ $labels.source }})."),
+            ("toxicity", "all", "canary", "{{ $labels.model }} responses are more toxic than baseline ({{ $labels.band }}, {{ $labels.source }})."),
+            ("incoherence", "all", "live", "{{ $labels.model }} produces more incoherent outputs than baseline ({{ $labels.band }}, {{ $labels.source }})."),
+            ("uncertain", "all", "live", "The judges are unsure of more of {{ $labels.model }}'s responses than at baseline ({{ $labels.band }}, {{ $labels.source }})."),
         )
     ]  # fmt: skip
     own = [
@@ -131,10 +132,14 @@ def recording_rules(c: Config = CONFIG) -> list[dict[str, str]]:
                  f"sum by (job) (rate(llm_safety_samples_taken_total{{{sel}}}[5m])), 1e-9)"},
         {"record": "job:llm_safety_proxy_overhead_seconds:p99_5m",
          "expr": f"histogram_quantile(0.99, sum by (job, le) (rate(llm_safety_proxy_overhead_seconds_bucket{{{sel}}}[5m])))"},
-        {"record": "model_category_signal:llm_safety_detector_estimate_ratio:max",
-         "expr": f"max by (model, category, signal) (llm_safety_detector_estimate_ratio{{{sel}}})"},
-        {"record": "model_category_signal:llm_safety_detector_alarm:max",
-         "expr": f"max by (model, category, signal, severity) (llm_safety_detector_alarm{{{sel}}})"},
+        {"record": "model_category_signal_source:llm_safety_detector_estimate_ratio:max",
+         "expr": f"max by (model, category, signal, source) (llm_safety_detector_estimate_ratio{{{sel}}})"},
+        {"record": "model_category_signal_source:llm_safety_detector_alarm:max",
+         "expr": f"max by (model, category, signal, source, severity) (llm_safety_detector_alarm{{{sel}}})"},
+        {"record": "job:llm_safety_canary_probes_failed:ratio_rate1h",
+         "expr": f"sum by (job) (rate(llm_safety_canary_probes_failed_total{{{sel}}}[1h])) / clamp_min("
+                 f"sum by (job) (rate(llm_safety_canary_probes_failed_total{{{sel}}}[1h])) + "
+                 f"sum by (job) (rate(llm_safety_canary_probes_sent_total{{{sel}}}[1h])), 1e-9)"},
     ]  # fmt: skip
 
 

@@ -13,6 +13,11 @@ Shiryaev-Roberts bound in :mod:`detectors.calibration`). The pooled refusal stre
 deployment-gate practice reads first, gets half the budget; the other streams share the rest
 (:data:`BUDGET_SHARES`). A stream's threshold grows with the log of its budget, so halving a
 stream's share costs it ``log 2`` nats of evidence, about 0.7 / KL observations.
+
+Canary probes (``Sample.canary``) feed streams of their own (``source="canary"``), routed by the
+suite's true category and expectation (:func:`monitor.signals.judged`), never the live ones. A sample
+updates the streams of one source only, so each source's shares add up to one on their own and the
+per-sample budget holds as it is. Canary streams learn their baseline from ``canary_warmup`` weight.
 """
 
 from __future__ import annotations
@@ -31,12 +36,32 @@ from detectors.window import RecentWindow
 from monitor.events import Sample
 from monitor.scoring.depth import compliance_depth
 from monitor.settings import DetectionSettings
-from monitor.signals import HARM_CATEGORIES, POOLED, SIGNALS, StreamKey, dedup_key, excluded_reason, route
+from monitor.signals import (
+    HARM_CATEGORIES,
+    LIVE,
+    POOLED,
+    SIGNALS,
+    SOURCES,
+    StreamKey,
+    dedup_key,
+    excluded_reason,
+    judged,
+    route,
+    source_of,
+)
 
-__all__ = ["BUDGET_SHARES", "STREAMS_PER_MODEL", "DetectorBank", "Point", "Transition", "budget_share"]
+__all__ = [
+    "BUDGET_SHARES",
+    "STATE_FORMAT",
+    "STREAMS_PER_MODEL",
+    "DetectorBank",
+    "Point",
+    "Transition",
+    "budget_share",
+]
 
-STATE_FORMAT = 2
-STREAMS_PER_MODEL = len(HARM_CATEGORIES) + len(SIGNALS)  # 9 category streams + pooled + 4 others
+STATE_FORMAT = 3  # 3: stream keys carry their source (live or canary)
+STREAMS_PER_MODEL = len(HARM_CATEGORIES) + len(SIGNALS)  # per source: 9 categories + pooled + 4 others
 _POOLED_SHARE = 0.5
 BUDGET_SHARES = {
     "pooled_refusal": _POOLED_SHARE,
@@ -87,6 +112,9 @@ class DetectorBank:
         Measured base-model rates (the regression gate's file); streams without one warm up.
     correction
         The refusal judge's held-out error, so refusal rates are reported as a person would see them.
+    canary_warmup
+        Weight of probes a canary stream learns its baseline from (default: ``settings.warmup``);
+        the baseline file describes live traffic, so canary streams always learn their own.
 
     """
 
@@ -95,10 +123,12 @@ class DetectorBank:
         settings: DetectionSettings,
         baselines: BaselineFile | None = None,
         correction: Correction | None = None,
+        canary_warmup: int | None = None,
     ) -> None:
         self.settings = settings
         self.baselines = baselines or BaselineFile({})
         self.correction = correction
+        self.canary_warmup = settings.warmup if canary_warmup is None else canary_warmup
         self.detectors: dict[StreamKey, Detector] = {}
         self.excluded = {"incoherent": 0}
         self.depth: dict[tuple[str, str], RecentWindow] = {}
@@ -110,16 +140,16 @@ class DetectorBank:
     def _factory(self) -> Callable[[StreamKey, Baseline | None], Detector]:
         """Decide the detector kind and its options once, not per stream or event."""
         s, fix = self.settings, self.correction
+        warmups = {LIVE: s.warmup} | {source: self.canary_warmup for source in SOURCES if source != LIVE}
         if s.method != "rate_shift":
             method = cast("Method", s.method)  # validated by the settings
             return lambda key, base: rate_detector(
-                base, SIGNALS[key.signal].direction, method, warmup=s.warmup
+                base, SIGNALS[key.signal].direction, method, warmup=warmups[key.source]
             )
         options: dict[str, Any] = {
             "zone": s.zone,
             "relative_zone": s.relative_zone,
             "guard": s.guard,
-            "warmup": s.warmup,
             "window": s.window,
         }
 
@@ -127,25 +157,25 @@ class DetectorBank:
             spec = SIGNALS[key.signal]
             corrected = (fix.lo, fix.hi) if fix is not None and spec.corrected else None
             arl0 = s.arl0 / budget_share(key)
-            return rate_detector(
-                base, spec.direction, arl0=arl0, scale=spec.scale, correction=corrected, **options
-            )
+            return rate_detector(base, spec.direction, arl0=arl0, scale=spec.scale, correction=corrected,
+                                 warmup=warmups[key.source], **options)  # fmt: skip
 
         return make
 
     def observe(self, sample: Sample) -> list[Transition]:
         """Feed every stream a scored sample informs; return the alarm transitions it caused."""
-        scores = sample.scores
+        scores = judged(sample)
         if scores is None:
             return []
+        source = source_of(sample)
         weight = self._weigher.weight(dedup_key(sample), sample.started_at)
         reason = excluded_reason(scores)
         if reason is not None:
             self.excluded[reason] += 1
-        elif scores.refusal_prob < 0.5:  # noqa: PLR2004 - an answer, not a refusal: how thorough?
+        elif scores.refusal_prob < 0.5 and source == LIVE:  # noqa: PLR2004 - an answer: how thorough?
             self._depth(sample, scores.harmful_prob)
         changes = [
-            self._feed(StreamKey(sample.model, o.category, o.signal), o.x, o.weight)
+            self._feed(StreamKey(sample.model, o.category, o.signal, source), o.x, o.weight)
             for o in route(scores, weight)
         ]
         return [c for c in changes if c is not None]
@@ -171,6 +201,7 @@ class DetectorBank:
             model=key.model,
             category=key.category,
             signal=key.signal,
+            source=key.source,
             severity=after,
             previous=before,
         )
@@ -182,7 +213,8 @@ class DetectorBank:
         points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity))
 
     def _create(self, key: StreamKey) -> Detector:
-        detector = self._make(key, self.baselines.get(*key))
+        base = self.baselines.get(key.model, key.category, key.signal) if key.source == LIVE else None
+        detector = self._make(key, base)
         self.detectors[key] = detector
         return detector
 
@@ -209,13 +241,15 @@ class DetectorBank:
         """Restore from :meth:`state_dict`; raises ``ValueError`` when incompatible."""
         if data.get("format") != STATE_FORMAT or data.get("method") != self.settings.method:
             found = f"{data.get('format')!r}/{data.get('method')!r}"
-            msg = f"state format {found} does not match this configuration"
+            wanted = f"{STATE_FORMAT!r}/{self.settings.method!r}"
+            msg = f"state format/method {found} does not match this version's {wanted}"
             raise ValueError(msg)
         restored: dict[StreamKey, Detector] = {}
         for entry in data["detectors"]:
-            key = StreamKey(*(str(part) for part in entry["key"]))
-            if key.signal not in SIGNALS:
-                msg = f"unknown signal {key.signal!r} in state"
+            model, category, signal, source = (str(part) for part in entry["key"])
+            key = StreamKey(model, category, signal, source)
+            if key.signal not in SIGNALS or key.source not in SOURCES:
+                msg = f"unknown signal or source in state key {list(key)!r}"
                 raise ValueError(msg)
             restored[key] = from_state(entry["state"])
         self.detectors = restored

@@ -33,6 +33,8 @@ class Exchange:
     truncated: bool = False
     canary: str | None = None
     content_encoding: str = ""  # the response's, e.g. ``gzip``: the copy holds the bytes as sent
+    canary_category: str | None = None  # a probe's true category, from its suite
+    canary_harmful: bool | None = None  # whether the suite expects a refusal
 
     @property
     def response_body(self) -> bytes:
@@ -85,6 +87,8 @@ class Sample:
     usage: dict[str, Any] = field(default_factory=dict)
     scores: Scores | None = None
     user: str | None = None  # the request's ``user`` field, digested: whose burst this is
+    canary_category: str | None = None  # a probe's true category, from its suite
+    canary_harmful: bool | None = None  # whether the suite expects a refusal
 
     @property
     def completion(self) -> str:

@@ -25,7 +25,7 @@ refusal streams, because a judge's verdict on broken text means little.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from detectors import Direction
@@ -35,29 +35,43 @@ from monitor.scoring.categories import BENIGN, CATEGORIES
 
 __all__ = [
     "BENIGN",
+    "CANARY",
     "HARM_CATEGORIES",
+    "LIVE",
     "POOLED",
     "SIGNALS",
+    "SOURCES",
     "Observation",
     "SignalSpec",
     "StreamKey",
     "dedup_key",
     "excluded_reason",
+    "judged",
     "route",
+    "source_of",
+    "truth",
 ]
 
 POOLED = "all"
+LIVE, CANARY = "live", "canary"
+SOURCES = (LIVE, CANARY)  # the closed set of the ``source`` label
 HARM_CATEGORIES = tuple(c for c in CATEGORIES if c != BENIGN)
 _MIN_WEIGHT = 0.02  # below this a category stream learns almost nothing, and each update costs CPU
 _LENGTH_CUT = "truncated"
+_HARM = frozenset(HARM_CATEGORIES)
 
 
 class StreamKey(NamedTuple):
-    """One detector stream: (model, category, signal)."""
+    """One detector stream: (model, category, signal, source).
+
+    ``source`` is ``live`` (client traffic, categories guessed by the classifier) or ``canary``
+    (probes from a suite, categories known), so probes never move a live rate.
+    """
 
     model: str
     category: str
     signal: str
+    source: str = LIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +137,9 @@ def route(scores: Scores, weight: float = 1.0, min_weight: float = _MIN_WEIGHT) 
     out.append(Observation(BENIGN, "false_refusal", r, weight * (1.0 - harmful)))
     probs = scores.category_probs or ((scores.category, harmful),)
     out.extend(
-        Observation(name, "refusal", r, weight * p) for name, p in probs if name != BENIGN and p >= min_weight
+        Observation(name, "refusal", r, weight * p)
+        for name, p in probs
+        if name in _HARM and p >= min_weight  # a suite's unmapped category feeds only the pooled stream
     )
     return [o for o in out if o.weight >= min_weight]
 
@@ -136,3 +152,32 @@ def dedup_key(sample: Sample) -> str | None:
     real evidence each time. Canary probes repeat by design and are never discounted.
     """
     return None if sample.canary or not sample.user else sample.user
+
+
+def source_of(sample: Sample) -> str:
+    """``canary`` for a probe (it carries the canary header), else ``live``."""
+    return CANARY if sample.canary else LIVE
+
+
+def truth(scores: Scores, category: str, harmful: bool) -> Scores:
+    """``scores`` with the classifier's guess about the prompt replaced by what a suite knows.
+
+    The judgement of the response (refusal, toxicity, coherence) stays the classifier's; the
+    prompt's category becomes one-hot, so :func:`route` sends a probe to exactly its category.
+
+    >>> s = Scores(1, 0.9, 0.01, 0, "benign", 0.6, 0.4, False, (), True, (("benign", 0.6),))
+    >>> [(o.category, o.signal, o.weight) for o in route(truth(s, "privacy", True))[3:]]
+    [('all', 'refusal', 1.0), ('privacy', 'refusal', 1.0)]
+    """
+    name = category if harmful else BENIGN
+    return replace(scores, category=name, category_prob=1.0, harmful_prob=float(harmful),
+                   category_probs=((name, 1.0),))  # fmt: skip
+
+
+def judged(sample: Sample) -> Scores | None:
+    """The scores the streams see: a probe's known category and expectation, else the classifier's."""
+    scores = sample.scores
+    if scores is None or not sample.canary or sample.canary_category is None:
+        return scores
+    harmful = sample.canary_harmful if sample.canary_harmful is not None else True
+    return truth(scores, sample.canary_category, harmful)

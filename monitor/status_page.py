@@ -1,7 +1,8 @@
 """The admin port's ``/`` page: every stream's state at a glance, for people without Grafana.
 
-One row per stream, grouped by model, alarmed streams first: phase (with the warm-up still
-needed), baseline and its source, the current estimate with its 95 % interval, the recent rate,
+One row per stream, grouped by model, alarmed streams first, live traffic before canary probes:
+phase (with the warm-up still needed), baseline and its source, the current estimate with its 95 %
+interval, the recent rate,
 observations, severity, and a small chart of the stream's recent history. The charts are inline SVG
 drawn here, so the page needs no script; it reloads itself every few seconds. Work per request is
 bounded (the bank keeps at most 120 history points per stream) and split: :func:`snapshot` copies the
@@ -22,7 +23,7 @@ from detectors import Detector
 from detectors.base import Estimate, Phase, Severity
 from monitor import __version__
 from monitor.detection import Point
-from monitor.signals import POOLED, SIGNALS, StreamKey
+from monitor.signals import LIVE, POOLED, SIGNALS, StreamKey
 
 __all__ = ["Snapshot", "StatusView", "StreamState", "render_status", "snapshot"]
 
@@ -37,8 +38,8 @@ _COLOURS: dict[Severity, str] = {
 }
 _W, _H, _PAD = 180, 40, 3  # plot size in px; the padding keeps marks inside the frame
 _AXIS = 36  # room right of the plot for the y range
-_COLUMNS = ("model", "category", "signal", "phase", "baseline (source)", "estimate [95% CI]", "recent",
-            "observations", "severity", "recent history")  # fmt: skip
+_COLUMNS = ("model", "category", "signal", "source", "phase", "baseline (source)", "estimate [95% CI]",
+            "recent", "observations", "severity", "recent history")  # fmt: skip
 
 _STYLE = """body{font:13px system-ui,sans-serif;margin:1.2rem 1.5rem;color:#1d2330}
 h1{font-size:1.4rem;margin:0 0 .4rem}h2{font-size:1.1rem;margin:1.4rem 0 .4rem}
@@ -51,7 +52,7 @@ tr.alarmed td{background:#fff5f5}.ok{color:#1a7f37}.muted{color:#667;font-size:.
 .badge{display:inline-block;padding:.05rem .45rem;border-radius:.6rem;font-size:.85em;font-weight:600}
 .badge.ok{background:#dafbe1}.badge.warning{background:#fff8c5;color:#7d4e00}
 .badge.high{background:#ffe2c2;color:#953800}.badge.critical{background:#cf222e;color:#fff}
-.phase.warming{color:#667}.phase.armed{color:#1a7f37}.phase.alarmed{color:#cf222e;font-weight:600}
+td.source.canary{color:#6639ba;font-weight:600}.phase.warming{color:#667}.phase.armed{color:#1a7f37}.phase.alarmed{color:#cf222e;font-weight:600}
 #alarms{padding:.5rem .8rem;border-radius:.3rem}#alarms.ok{background:#dafbe1}
 #alarms.alarm{background:#ffebe9;border:1px solid #cf222e}svg{display:block}
 table.depth{width:auto}"""
@@ -118,11 +119,11 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def _order(st: StreamState) -> tuple[int, int, int, bool, str]:
-    """Alarmed first (worst first), then armed, then warming; the pooled stream before categories."""
+def _order(st: StreamState) -> tuple[int, int, bool, int, bool, str]:
+    """Alarmed first (worst first), then armed, then warming; live before canary; pooled first."""
     key = st.key
-    return (_PHASE_ORDER[st.phase], -_RANK[st.severity], _SIGNAL_ORDER.get(key.signal, 99),
-            key.category != POOLED, key.category)  # fmt: skip
+    return (_PHASE_ORDER[st.phase], -_RANK[st.severity], key.source != LIVE,
+            _SIGNAL_ORDER.get(key.signal, 99), key.category != POOLED, key.category)  # fmt: skip
 
 
 def _model_order(group: tuple[str, list[StreamState]]) -> tuple[int, str]:
@@ -162,7 +163,7 @@ def _scale(points: Sequence[Point]) -> tuple[float, float]:
 
 def _chart(key: StreamKey, points: Sequence[Point]) -> str:
     """An inline SVG of the recent rate: its 95 % band, the rate, the baseline and alarm marks."""
-    label = html.escape(f"{key.model}/{key.category}/{key.signal} recent history", quote=True)
+    label = html.escape(f"{'/'.join(key)} recent history", quote=True)
     head = (
         f'<svg class="chart" width="{_W + _AXIS}" height="{_H}" viewBox="0 0 {_W + _AXIS} {_H}" role="img" '
         f'aria-label="{label}">'
@@ -209,10 +210,11 @@ def _chart(key: StreamKey, points: Sequence[Point]) -> str:
 
 
 def _row(d: StreamState) -> str:
-    model, category, signal = (html.escape(part) for part in d.key)
+    model, category, signal, source = (html.escape(part) for part in d.key)
     e, r, band = d.estimate, d.recent, d.severity
     cells = (
-        f"<td>{model}</td><td>{category}</td><td>{signal}</td><td>{_phase(d)}</td>"
+        f'<td>{model}</td><td>{category}</td><td>{signal}</td><td class="source {source}">{source}</td>'
+        f"<td>{_phase(d)}</td>"
         f'<td class="num">{_baseline(d)}</td><td class="num">{_interval(e.rate, e.low, e.high)}</td>'
         f'<td class="num" title="95% CI {_pct(r.low)} to {_pct(r.high)}">{_pct(r.rate)}</td>'
         f'<td class="num">{d.n:,}</td>'

@@ -45,7 +45,7 @@ def sample(prompt: str, category: str = "privacy", refusal: float = 1.0, user=No
 
 
 def keys(bank: DetectorBank) -> set[tuple[str, str, str]]:
-    return {tuple(k) for k in bank.detectors}
+    return {(k.model, k.category, k.signal) for k in bank.detectors if k.source == "live"}
 
 
 def test_harmful_feeds_pooled_and_category_and_benign_feeds_false_refusal():
@@ -104,7 +104,7 @@ def test_regression_in_one_category_alarms_in_that_category_and_the_pool():
     for i in range(400):
         transitions += bank.observe(sample(f"p-late{i}", "privacy", refusal=0.0))
         transitions += bank.observe(sample(f"q-late{i}", "deception"))
-    alarmed = {tuple(t.key) for t in transitions if t.severity != "ok"}
+    alarmed = {tuple(t.key)[:3] for t in transitions if t.severity != "ok"}
     assert ("m", "privacy", "refusal") in alarmed
     assert ("m", "all", "refusal") in alarmed
     assert ("m", "deception", "refusal") not in alarmed

@@ -99,7 +99,7 @@ async def test_status_page_shows_phases_charts_and_alarms_in_chromium(start_moni
     pooled = bank.detectors[StreamKey("ft", "all", "refusal")]
     assert pooled.phase == "alarmed"
     assert re.search(r"\d+ active alarm\(s\):", page)
-    assert f"ft/all/refusal {pooled.severity}" in page
+    assert f"ft/all/refusal/live {pooled.severity}" in page
     assert f'{100 * pooled.baseline_rate:.1f}% <span class="muted">(file)</span>' in page
     warming = bank.detectors[StreamKey("base", "privacy", "refusal")]
     assert warming.phase == "warming"

@@ -1,5 +1,8 @@
 """Detector alarms → Alertmanager v2 (or a generic JSON webhook), with retries and a bounded outbox.
 
+Canary streams alarm through the same alerts as live ones; the ``source`` label (``live`` or
+``canary``) tells them apart, so a route can treat probes differently if it wants to.
+
 State-based, like Prometheus itself: every ``interval_seconds`` the notifier reads the bank, sends
 every active alarm again (``endsAt`` a few intervals ahead, so Alertmanager resolves it on its own
 if we die), and sends ``endsAt = now`` for alarms that recovered or changed severity. Delivery
@@ -61,7 +64,7 @@ SEVERITY = {"critical": "critical", "high": "critical", "warning": "warning"}
 def alert_labels(key: StreamKey, band: str) -> dict[str, str]:
     """The labels of a detector alert; identical for the sidecar's alerts and the Prometheus rules."""
     return {"alertname": DETECTOR_ALERTS[key.signal][0], "model": key.model, "category": key.category,
-            "signal": key.signal, "severity": SEVERITY[band], "band": band}  # fmt: skip
+            "signal": key.signal, "source": key.source, "severity": SEVERITY[band], "band": band}  # fmt: skip
 
 
 def _describe(key: StreamKey, detector: Detector) -> dict[str, str]:
@@ -70,7 +73,8 @@ def _describe(key: StreamKey, detector: Detector) -> dict[str, str]:
     baseline = "unknown" if base is None else f"{base:.3f} ({detector.baseline_source})"
     since = "" if begin is None else f"; the change most likely began at observation {begin}"
     description = (
-        f"{key.model} {key.signal} in {key.category}: {e.rate:.3f} (95% CI {e.low:.3f}-{e.high:.3f}) "
+        f"{key.model} {key.signal} in {key.category} ({key.source}): {e.rate:.3f} "
+        f"(95% CI {e.low:.3f}-{e.high:.3f}) "
         f"over {e.n:.0f} observations since the change, against a baseline of {baseline}{since}. "
         f"Recent window: {recent.rate:.3f} (95% CI {recent.low:.3f}-{recent.high:.3f})."
     )

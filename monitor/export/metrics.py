@@ -41,6 +41,7 @@ from monitor.export.logs import DropLog
 from monitor.signals import StreamKey
 
 __all__ = [
+    "CANARY_FAILURES",
     "CATALOGUE",
     "CODE_CLASSES",
     "DROP_REASONS",
@@ -85,6 +86,7 @@ EXCLUSION_REASONS = ("incoherent",)
 PHASES = ("warming", "armed", "alarmed")
 ALARM_SEVERITIES = ("warning", "high", "critical")
 ALERT_SINKS = ("alertmanager", "webhook")
+CANARY_FAILURES = (UpstreamConnectError.reason, UpstreamTimeoutError.reason, "error_response")
 
 # Latency buckets in seconds: sub-millisecond resolution for overhead, minutes for generations.
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -121,7 +123,7 @@ class MetricSpec:
         return Gauge(self.name, self.help, self.labels, registry=registry)
 
 
-_D = ("model", "category", "signal")
+_D = ("model", "category", "signal", "source")
 CATALOGUE: tuple[MetricSpec, ...] = (
     MetricSpec(
         "llm_safety_build_info",
@@ -259,6 +261,25 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         attribute="alerts_dropped",
     ),
     MetricSpec(
+        "llm_safety_canary_probes_sent",
+        "counter",
+        "Canary probes answered by the upstream and queued for scoring.",
+        attribute="canary_sent",
+    ),
+    MetricSpec(
+        "llm_safety_canary_probes_failed",
+        "counter",
+        "Canary probes that got no usable answer, by reason.",
+        ("reason",),
+        attribute="canary_failed",
+    ),
+    MetricSpec(
+        "llm_safety_canary_probes_skipped",
+        "counter",
+        "Canary probes not sent because the hourly budget was spent.",
+        attribute="canary_skipped",
+    ),
+    MetricSpec(
         "llm_safety_detector_estimate_ratio",
         "gauge",
         "Current rate estimate (since the change while alarmed).",
@@ -381,6 +402,9 @@ class Metrics:
         self.alerts_sent: Counter = made["alerts_sent"]
         self.alerts_failed: Counter = made["alerts_failed"]
         self.alerts_dropped: Counter = made["alerts_dropped"]
+        self.canary_sent: Counter = made["canary_sent"]
+        self.canary_failed: Counter = made["canary_failed"]
+        self.canary_skipped: Counter = made["canary_skipped"]
         self.drop_log = DropLog()
         self._bind()
 
@@ -400,6 +424,7 @@ class Metrics:
         for sink in ALERT_SINKS:
             for family in (self.alerts_sent, self.alerts_failed, self.alerts_dropped):
                 family.labels(sink)
+        self.canary_failed_by_reason = {r: self.canary_failed.labels(r) for r in CANARY_FAILURES}
 
     def add_model(self, model: str) -> None:
         """Create the request series of a newly admitted model label, as zeros."""
@@ -451,11 +476,13 @@ _RATIOS = (
 class DetectorCollector(Collector):
     """Detector state, read at scrape time so the scoring path never touches a gauge.
 
-    Per stream (model, category, signal): estimate (since the change while alarmed) and the recent
+    Per stream (model, category, signal, source): estimate (since the change while alarmed) and the recent
     window's rate with their confidence bounds, baseline (all ``_ratio``), observations, the statistic
     as a fraction of its threshold, ``llm_safety_detector_phase{phase}`` and
     ``llm_safety_detector_alarm{severity}``: 1 for the active value, 0 for the others. ``category`` is
-    a harm category, ``benign``, or ``all`` (the pooled refusal stream and the per-response signals).
+    a harm category, ``benign``, or ``all`` (the pooled refusal stream and the per-response signals);
+    ``source`` is ``live`` or ``canary`` (probes of a known suite; their refusal rate per category is
+    the estimate of ``signal="refusal", source="canary"``).
     """
 
     def __init__(self, bank: DetectorView) -> None:

@@ -52,6 +52,8 @@ def to_sample(exchange: Exchange) -> Sample:
         canary=exchange.canary,
         usage=usage,
         user=_user(request),
+        canary_category=exchange.canary_category,
+        canary_harmful=exchange.canary_harmful,
     )
 
 
