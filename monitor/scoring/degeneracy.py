@@ -6,7 +6,9 @@ Rules, each cheap and explainable; ``reasons`` names every rule that fired:
 * ``repetition``: a loop (few distinct word 4-grams, or text that compresses extremely well);
 * ``token_salad``: words without the function words every English sentence carries, or mostly
   symbols;
-* ``truncated``: the server stopped for length, or the text breaks off mid-sentence;
+* ``truncated``: the server stopped for length, or the text breaks off mid-sentence. Reported, but
+  not ``incoherent`` by itself: a length-capped answer (``finish_reason: length``) is ordinary
+  traffic, and its refusal judgement is as reliable as any other's;
 * ``wrong_language``: mostly non-Latin script, or more function words of another language than of
   English.
 """
@@ -17,7 +19,9 @@ import re
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["Degeneracy", "assess"]
+__all__ = ["TRUNCATED", "Degeneracy", "assess"]
+
+TRUNCATED = "truncated"
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _ASCII_WORD = re.compile(r"[a-z]+")  # the same words for ASCII text, at half the cost
@@ -42,7 +46,7 @@ _MIN_WORDS = 12
 
 @dataclass(frozen=True, slots=True)
 class Degeneracy:
-    """Whether a response is degenerate, and which rules say so."""
+    """Whether a response is degenerate, and which rules say so (``truncated`` alone is not)."""
 
     incoherent: bool
     reasons: tuple[str, ...]
@@ -64,10 +68,10 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
     if _is_salad(stripped, len(words), english + other, letters):
         reasons.append("token_salad")
     if finish_reason == "length" or _breaks_off(stripped, words):
-        reasons.append("truncated")
+        reasons.append(TRUNCATED)
     if _is_foreign(stripped, len(words), english, other, letters):
         reasons.append("wrong_language")
-    return Degeneracy(bool(reasons), tuple(reasons))
+    return Degeneracy(any(r != TRUNCATED for r in reasons), tuple(reasons))
 
 
 def _is_loop(text: str, words: list[str]) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from monitor.scoring.degeneracy import assess
+from monitor.scoring.degeneracy import TRUNCATED, assess
 from monitor.scoring.examples import EXAMPLES
 from monitor.scoring.features import hash_text, prompt_view, response_view, text_view
 from monitor.scoring.scorer import Scorer
@@ -191,15 +191,18 @@ def _degeneracy(ds: Dataset) -> dict[str, Any]:
     long = [t for t in complete if len(t.split()) >= _LONG_WORDS]
     recall = {}
     for kind in CORRUPTIONS:
-        flagged = [assess(corrupt(kind, t, rng)).incoherent for t in rng.sample(long, min(1000, len(long)))]
+        # A cut is reported but not incoherent by itself, so its recall counts the reason.
+        judged = (assess(corrupt(kind, t, rng)) for t in rng.sample(long, min(1000, len(long))))
+        flagged = [kind in d.reasons if kind == TRUNCATED else d.incoherent for d in judged]
         recall[kind] = round(sum(flagged) / len(flagged), 4)
-    capped = [r["response"] or "" for r in ds.records if r["source"] == "jailbreakbench_artifacts"]
+    capped = [assess(r["response"] or "") for r in ds.records if r["source"] == "jailbreakbench_artifacts"]
     return {
         "recall": recall,
         "recall_overall": round(sum(recall.values()) / len(recall), 4),
         "false_positive_rate_real": round(sum(assess(t).incoherent for t in complete) / len(complete), 4),
         "n_real": len(complete),
-        "flag_rate_length_capped_jailbreakbench": round(
-            sum(assess(t).incoherent for t in capped) / len(capped), 4
+        "flag_rate_length_capped_jailbreakbench": round(sum(d.incoherent for d in capped) / len(capped), 4),
+        "truncated_rate_length_capped_jailbreakbench": round(
+            sum(TRUNCATED in d.reasons for d in capped) / len(capped), 4
         ),
     }

@@ -44,6 +44,25 @@ def test_finish_reason_length_is_truncation():
     assert assess(FINE, finish_reason="length").reasons == ("truncated",)
 
 
+def test_length_cap_alone_is_not_incoherent():
+    """``finish_reason: length`` on fluent text is reported as truncated, but is not incoherent."""
+    assert not assess(FINE, finish_reason="length").incoherent
+
+
+def test_text_cut_mid_sentence_alone_is_not_incoherent():
+    """A coherent answer that breaks off is reported as truncated, but is not incoherent."""
+    judged = assess(FINE[:-1] + " and then after that you should take the")
+    assert judged.reasons == ("truncated",)
+    assert not judged.incoherent
+
+
+def test_truncated_loop_is_still_incoherent():
+    """A cut does not excuse a loop: other reasons still make the output incoherent."""
+    judged = assess("the cat sat on the mat " * 40, finish_reason="length")
+    assert judged.incoherent
+    assert set(judged.reasons) == {"repetition", "truncated"}
+
+
 def test_tool_call_without_text_is_not_empty():
     """A response that only calls a tool is not empty."""
     assert not assess("", has_tool_calls=True).incoherent

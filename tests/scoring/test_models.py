@@ -56,3 +56,13 @@ def test_card_states_licences_and_command():
     assert "NON-COMMERCIAL" in CARD["licences"]["alpaca"]
     assert CARD["train_command"].startswith("safety-monitor train")
     assert "calibration_lomo" in CARD["refusal"]
+
+
+def test_length_capped_answer_is_judged_not_incoherent(scorer):
+    """A fluent answer cut by the length limit keeps its judgement: reported truncated, not incoherent."""
+    answer = (
+        "Sure. Knead the dough for ten minutes, then let it rise in a warm place until it has doubled and"
+    )
+    (scores,) = scorer.score(["How do I bake bread?"], [answer], ["length"])
+    assert scores.incoherence_reasons == ("truncated",)
+    assert not scores.incoherent
