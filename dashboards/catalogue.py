@@ -38,12 +38,17 @@ LABEL_SETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("category", _ANY): (*CATEGORIES, "all"),  # "all": streams pooled over categories
     ("signal", _ANY): tuple(DETECTOR_ALERTS),
     ("phase", _ANY): metrics.PHASES,
+    ("reason", "llm_safety_kafka_events_failed"): metrics.KAFKA_FAILURES,
+    ("reason", "llm_safety_kafka_events_dropped"): metrics.KAFKA_DROPS,
+    ("outcome", _ANY): metrics.TAP_OUTCOMES,
     ("source", _ANY): SOURCES,  # live traffic, or canary probes of a known suite
     ("reason", "llm_safety_canary_probes_failed"): metrics.CANARY_FAILURES,
 }
 _OPEN_SETS = {
     "model": "the `models` allowlist, else the first `max_auto_models` names seen; then `other`",
     "version": "the monitor's version",
+    "topic": "the tap's `kafka.tap.topics`",
+    "partition": "the partitions of those topics assigned to this replica (bounded by their count)",
 }
 
 # Reasons that are not an exception's: the exception classes' docstrings describe the others.

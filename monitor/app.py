@@ -29,6 +29,7 @@ from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
+from monitor.sinks.kafka import KafkaSink
 from monitor.sources.base import Source
 from monitor.sources.inline import ProxySource
 from monitor.sources.proxy import Proxy
@@ -66,6 +67,8 @@ def build(
     log = settings.sample_log
     if log.path is not None:
         all_sinks.append(JsonlSink(log.path, log.max_bytes, log.backups, settings.capture_text))
+    if settings.kafka.sink.enabled:
+        all_sinks.append(KafkaSink(settings.kafka, metrics, settings.capture_text))
     queue = SampleQueue(settings.sampling.queue_size, metrics)
     scorer, bank = _scoring(settings, metrics)
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)

@@ -15,7 +15,12 @@ context manager each, so the rest of the code only ever sees this tree::
     │   ├── UnsupportedPayloadError reason=unsupported_payload
     │   └── TruncatedCaptureError   reason=capture_truncated
     ├── ClassifierError             reason=classifier_error (scoring failed; traffic unaffected)
-    └── SinkError                   reason=sink_error (a sink could not write)
+    ├── SinkError                   reason=sink_error (a sink could not write)
+    └── KafkaError                  reason=kafka_error (kafka-python failed in another way)
+        ├── KafkaUnavailableError   reason=kafka_unavailable (no broker or leader reachable: retried)
+        ├── KafkaTimeoutError       reason=kafka_timeout (the broker did not answer in time: retried)
+        ├── KafkaAuthError          reason=kafka_auth (SASL, TLS or an ACL refused us)
+        └── KafkaRecordError        reason=kafka_record (the broker refused this record, e.g. too large)
 
 Every leaf's ``reason`` is one value of a bounded metric label.
 """
@@ -29,6 +34,11 @@ __all__ = [
     "ClassifierError",
     "ConfigError",
     "InvalidUtf8Error",
+    "KafkaAuthError",
+    "KafkaError",
+    "KafkaRecordError",
+    "KafkaTimeoutError",
+    "KafkaUnavailableError",
     "MonitorError",
     "NotJsonError",
     "SinkError",
@@ -125,3 +135,37 @@ class SinkError(MonitorError):
     """A sink failed to write."""
 
     reason = "sink_error"
+
+
+class KafkaError(MonitorError):
+    """kafka-python failed; translated at the boundary in :mod:`monitor.brokers`."""
+
+    reason = "kafka_error"
+    retriable: ClassVar[bool] = False
+
+
+class KafkaUnavailableError(KafkaError):
+    """No broker, or no leader for the partition, could be reached; retried after a backoff."""
+
+    reason = "kafka_unavailable"
+    retriable = True
+
+
+class KafkaTimeoutError(KafkaError):
+    """The broker did not acknowledge in time; retried after a backoff."""
+
+    reason = "kafka_timeout"
+    retriable = True
+
+
+class KafkaAuthError(KafkaError):
+    """Authentication (SASL, TLS) or authorization (an ACL) was refused."""
+
+    reason = "kafka_auth"
+    retriable = True  # credentials are often fixed without a restart (a rotated secret, a new ACL)
+
+
+class KafkaRecordError(KafkaError):
+    """The broker refused this record (too large, invalid topic): retrying cannot help."""
+
+    reason = "kafka_record"

@@ -28,6 +28,11 @@ from monitor.errors import (
     CaptureError,
     ClassifierError,
     InvalidUtf8Error,
+    KafkaAuthError,
+    KafkaError,
+    KafkaRecordError,
+    KafkaTimeoutError,
+    KafkaUnavailableError,
     MonitorError,
     NotJsonError,
     SinkError,
@@ -45,10 +50,13 @@ __all__ = [
     "CATALOGUE",
     "CODE_CLASSES",
     "DROP_REASONS",
+    "KAFKA_DROPS",
+    "KAFKA_FAILURES",
     "OTHER",
     "ROUTES",
     "SPECS",
     "STAGES",
+    "TAP_OUTCOMES",
     "UPSTREAM_REASONS",
     "DetectorCollector",
     "DetectorView",
@@ -86,6 +94,12 @@ EXCLUSION_REASONS = ("incoherent",)
 PHASES = ("warming", "armed", "alarmed")
 ALARM_SEVERITIES = ("warning", "high", "critical")
 ALERT_SINKS = ("alertmanager", "webhook")
+KAFKA_FAILURES = tuple(
+    e.reason for e in (KafkaUnavailableError, KafkaTimeoutError, KafkaAuthError, KafkaRecordError, KafkaError)
+)
+KAFKA_DROPS = ("buffer_full", KafkaRecordError.reason, "shutdown")
+# A tap record ends as one of these: scored, detected from a sidecar's scores, or skipped.
+TAP_OUTCOMES = ("scored", "prescored", "duplicate", "malformed", "poison")
 CANARY_FAILURES = (UpstreamConnectError.reason, UpstreamTimeoutError.reason, "error_response")
 
 # Latency buckets in seconds: sub-millisecond resolution for overhead, minutes for generations.
@@ -280,6 +294,46 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         attribute="canary_skipped",
     ),
     MetricSpec(
+        "llm_safety_kafka_events_delivered",
+        "counter",
+        "Scored events the broker acknowledged.",
+        attribute="kafka_delivered",
+    ),
+    MetricSpec(
+        "llm_safety_kafka_events_failed",
+        "counter",
+        "Scored events whose delivery attempt failed, by reason (retriable ones are retried).",
+        ("reason",),
+        attribute="kafka_failed",
+    ),
+    MetricSpec(
+        "llm_safety_kafka_events_dropped",
+        "counter",
+        "Scored events given up, by reason: buffer full, refused by the broker, or left at shutdown.",
+        ("reason",),
+        attribute="kafka_dropped",
+    ),
+    MetricSpec(
+        "llm_safety_kafka_events_buffered",
+        "gauge",
+        "Scored events waiting for the broker (bounded by kafka.sink.buffer_size).",
+        attribute="kafka_buffered",
+    ),
+    MetricSpec(
+        "llm_safety_tap_records",
+        "counter",
+        "Records the tap consumed, by outcome.",
+        ("outcome",),
+        attribute="tap_records",
+    ),
+    MetricSpec(
+        "llm_safety_kafka_consumer_lag",
+        "gauge",
+        "Records between the tap's position and the end of the partition, per assigned partition.",
+        ("topic", "partition"),
+        attribute="kafka_lag",
+    ),
+    MetricSpec(
         "llm_safety_detector_estimate_ratio",
         "gauge",
         "Current rate estimate (since the change while alarmed).",
@@ -402,6 +456,12 @@ class Metrics:
         self.alerts_sent: Counter = made["alerts_sent"]
         self.alerts_failed: Counter = made["alerts_failed"]
         self.alerts_dropped: Counter = made["alerts_dropped"]
+        self.kafka_delivered: Counter = made["kafka_delivered"]
+        self.kafka_failed: Counter = made["kafka_failed"]
+        self.kafka_dropped: Counter = made["kafka_dropped"]
+        self.kafka_buffered: Gauge = made["kafka_buffered"]
+        self.tap_records: Counter = made["tap_records"]
+        self.kafka_lag: Gauge = made["kafka_lag"]
         self.canary_sent: Counter = made["canary_sent"]
         self.canary_failed: Counter = made["canary_failed"]
         self.canary_skipped: Counter = made["canary_skipped"]
@@ -424,6 +484,9 @@ class Metrics:
         for sink in ALERT_SINKS:
             for family in (self.alerts_sent, self.alerts_failed, self.alerts_dropped):
                 family.labels(sink)
+        self.kafka_failed_by_reason = {r: self.kafka_failed.labels(r) for r in KAFKA_FAILURES}
+        self.kafka_dropped_by_reason = {r: self.kafka_dropped.labels(r) for r in KAFKA_DROPS}
+        self.tap_by_outcome = {o: self.tap_records.labels(o) for o in TAP_OUTCOMES}
         self.canary_failed_by_reason = {r: self.canary_failed.labels(r) for r in CANARY_FAILURES}
 
     def add_model(self, model: str) -> None:
