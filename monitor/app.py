@@ -13,17 +13,16 @@ import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from detectors import BaselineFile
 from monitor.admin import build_admin_app
+from monitor.canary import CanarySource
 from monitor.checkpoint import restore, save, write_state
-from monitor.detection import DetectorBank
+from monitor.detection import DetectorBank, bank_from_settings
 from monitor.errors import ConfigError
 from monitor.export.alerts import AlertmanagerSink, AlertSink, Notifier, WebhookSink
 from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue
-from monitor.scoring.card import refusal_correction
 from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
@@ -73,6 +72,8 @@ def build(
     scorer, bank = _scoring(settings, metrics)
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
     sources: list[Source] = [ProxySource(settings, queue, metrics)] if settings.mode == "proxy" else []
+    if settings.canary.enabled and bank is not None:
+        sources.append(CanarySource(settings, queue, metrics))  # started after the proxy, stopped first
     checks = {source.name: source.ready for source in sources}
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
     admin_app = build_admin_app(metrics.registry, checks, pipeline.started.is_set, bank)
@@ -100,9 +101,7 @@ def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, Dete
     d = settings.detection
     if not d.enabled:
         return scorer, None
-    baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
-    correction = refusal_correction(model_dir) if d.correct_rates else None
-    bank = DetectorBank(d, baselines, correction)
+    bank = bank_from_settings(settings, model_dir)
     if d.checkpoint_path is not None and restore(bank, d.checkpoint_path):
         # Observation counters come back with the detectors; exclusion counters must match them.
         for reason, count in bank.excluded.items():

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import structlog
@@ -34,8 +35,9 @@ from detectors.base import Severity
 from detectors.correction import Correction
 from detectors.window import RecentWindow
 from monitor.events import Sample
+from monitor.scoring.card import refusal_correction
 from monitor.scoring.depth import compliance_depth
-from monitor.settings import DetectionSettings
+from monitor.settings import DetectionSettings, Settings
 from monitor.signals import (
     HARM_CATEGORIES,
     LIVE,
@@ -57,6 +59,7 @@ __all__ = [
     "DetectorBank",
     "Point",
     "Transition",
+    "bank_from_settings",
     "budget_share",
 ]
 
@@ -67,6 +70,14 @@ BUDGET_SHARES = {
     "pooled_refusal": _POOLED_SHARE,
     "each_other_stream": _POOLED_SHARE / (STREAMS_PER_MODEL - 1),
 }
+
+
+def bank_from_settings(settings: Settings, model_dir: Path) -> DetectorBank:
+    """The bank ``serve`` runs, built the same way wherever it is needed (serve, replay)."""
+    d = settings.detection
+    baselines = BaselineFile.load(d.baseline_file) if d.baseline_file is not None else None
+    correction = refusal_correction(model_dir) if d.correct_rates else None
+    return DetectorBank(d, baselines, correction, settings.canary.warmup)
 
 
 def budget_share(key: StreamKey) -> float:

@@ -25,6 +25,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "ENV_PREFIX",
     "AlertSettings",
+    "CanarySettings",
     "DetectionSettings",
     "KafkaSettings",
     "KafkaSinkSettings",
@@ -235,6 +236,32 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CanarySettings:
+    """Canary probes: a suite's prompts sent to the upstream on a schedule, into streams of their own.
+
+    ``suite`` is a file in the gate's suite format (default: the packaged canary suite). Every
+    ``interval_seconds`` (± ``jitter``, a fraction) a round sends the next ``per_round`` items, at
+    most ``rate_per_second`` and ``budget_per_hour`` of them, to ``model`` (default: the first of
+    ``models``) with fixed ``temperature``, ``max_tokens`` and ``seed``. Canary streams learn their
+    baseline from ``warmup`` weight of probes.
+    """
+
+    enabled: bool = False
+    suite: Path | None = None
+    model: str | None = None
+    interval_seconds: float = 300.0
+    jitter: float = 0.1
+    per_round: int = 4
+    rate_per_second: float = 1.0
+    budget_per_hour: int = 120
+    timeout_seconds: float = 60.0
+    temperature: float = 0.0
+    max_tokens: int = 256
+    seed: int = 0
+    warmup: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the monitor needs, validated; build it with :func:`load_settings`."""
 
@@ -255,6 +282,7 @@ class Settings:
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    canary: CanarySettings = field(default_factory=CanarySettings)
     log: LogSettings = field(default_factory=LogSettings)
 
 
@@ -448,6 +476,7 @@ def _validate(s: Settings) -> None:
     _check("mode", s.mode, s.mode in MODES, f"must be one of {list(MODES)}")
     _check_url("upstream.url", s.upstream.url)
     _validate_kafka(s)
+    _validate_canary(s)
     for key, url in (
         ("alerts.alertmanager_url", s.alerts.alertmanager_url),
         ("alerts.webhook_url", s.alerts.webhook_url),
@@ -509,6 +538,25 @@ def _validate(s: Settings) -> None:
 
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _validate_canary(s: Settings) -> None:
+    c = s.canary
+    for key, value in (
+        ("canary.interval_seconds", c.interval_seconds),
+        ("canary.per_round", c.per_round),
+        ("canary.rate_per_second", c.rate_per_second),
+        ("canary.budget_per_hour", c.budget_per_hour),
+        ("canary.timeout_seconds", c.timeout_seconds),
+        ("canary.max_tokens", c.max_tokens),
+        ("canary.warmup", c.warmup),
+    ):
+        _check(key, value, value > 0, "must be positive")
+    _check("canary.jitter", c.jitter, 0.0 <= c.jitter < 1.0, "must be in [0, 1)")
+    _check("canary.suite", str(c.suite), c.suite is None or c.suite.is_file(), "is not a file")
+    if c.enabled:
+        _check("canary.model", c.model, bool(c.model or s.models), "must be set (or models) to send probes")
+        _check("canary.enabled", c.enabled, s.mode == "proxy", "needs mode proxy (probes go to the upstream)")
 
 
 def _validate_kafka(s: Settings) -> None:
