@@ -63,6 +63,9 @@ class Pipeline:
         self.scorer = scorer
         self.bank = bank
         self.transitions: list[Transition] = []
+        self._runner: asyncio.Task[None] | None = None
+        self._in_flight = 0  # samples run() has taken off the queue and not yet finished
+        self._settled = asyncio.Event()  # set each time run() finishes a batch
         self.started = asyncio.Event()
         self._busy = asyncio.Lock()
         self._parse = Parser(metrics)
@@ -75,13 +78,19 @@ class Pipeline:
     async def run(self) -> None:
         """Process batches until cancelled."""
         self.started.set()
+        self._runner = asyncio.current_task()
         while True:
             batch = [await self.queue.get()]
             while len(batch) < self.batch_size and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            async with self._busy:
-                with self._guard:
-                    await self._process(batch)
+            self._in_flight = len(batch)
+            try:
+                async with self._busy:
+                    with self._guard:
+                        await self._process(batch)
+            finally:
+                self._in_flight = 0
+                self._settled.set()
 
     async def submit(self, samples: list[Sample]) -> bool:
         """Process a batch now and return once done: ``False`` when scoring failed.
@@ -95,17 +104,28 @@ class Pipeline:
         return False
 
     async def drain(self, deadline_seconds: float) -> int:
-        """Process what is queued now, for at most ``deadline_seconds``; returns how many were left."""
+        """Finish what is queued, for at most ``deadline_seconds``; count what is left as dropped.
+
+        While :meth:`run` is running it does the work: it holds at most one batch, already off the
+        queue, so waiting for the lock here would let it take the next batch and then lose it to the
+        cancellation that follows. Once the queue is empty and no batch is in flight, it is idle and
+        safe to cancel. Without a running :meth:`run`, the queue is processed here.
+        """
         deadline = time.monotonic() + deadline_seconds
-        with contextlib.suppress(TimeoutError):
-            # Let the batch being processed finish first: cancelling it would lose its samples.
-            await asyncio.wait_for(self._busy.acquire(), deadline_seconds)
-            self._busy.release()
-        while not self.queue.empty() and time.monotonic() < deadline:
-            batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._process(batch), max(deadline - time.monotonic(), 0.001))
-        left = self.queue.qsize()
+        runner = self._runner
+        if runner is not None and not runner.done():
+            while self._in_flight or not self.queue.empty():
+                self._settled.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._settled.wait(), max(deadline - time.monotonic(), 0.0))
+                if time.monotonic() >= deadline:
+                    break
+        else:
+            while not self.queue.empty() and time.monotonic() < deadline:
+                batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._process(batch), max(deadline - time.monotonic(), 0.001))
+        left = self.queue.qsize() + self._in_flight
         if left:
             self.metrics.samples_dropped.labels(MonitorError.reason).inc(left)
             self._log.error("samples_dropped", reason="shutdown_deadline", count=left)

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import shutil
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from services import free_port, webhook_receiver
+from services import free_port, wait_ready, webhook_receiver
 
 from monitor.errors import SinkError
 from monitor.export.metrics import DROP_REASONS
@@ -302,3 +306,68 @@ async def test_alert_receiver_down_then_back(upstream, start_monitor):
         assert running.value("llm_safety_internal_errors_total", stage="alerts", reason="internal_error") == 0
     finally:
         await runner.cleanup()
+
+
+async def test_scoring_worker_killed(upstream, start_monitor):
+    """SIGKILL of the scoring worker: traffic is untouched, the lost batch is counted, a new one scores."""
+    _, serve = upstream
+    running = await start_monitor(await serve(free_port()), **{"scoring.processes": 1})
+    assert (await ask(running.url, Row("normal"))).status == 200
+    await accounted(running, at_least=1)
+    pool = running.monitor.pipeline.scorer._pool
+    for pid in list(pool._processes):
+        os.kill(pid, signal.SIGKILL)
+    seen = await asyncio.gather(*(ask(running.url, Row("normal")) for _ in range(3)))
+    assert [one.status for one in seen] == [200, 200, 200]
+    await accounted(running, at_least=4)
+    before = running.value("llm_safety_samples_scored_total")
+    await eventually(lambda: running.monitor.pipeline.scorer._pool is not pool or before >= 4, "replaced")
+    assert (await ask(running.url, Row("normal"))).status == 200
+    await eventually(lambda: running.value("llm_safety_samples_scored_total") > before, "scored again")
+    await accounted(running, at_least=5)
+
+
+async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
+    """SIGTERM while clients keep sending: no client sees an error of ours, and every sample is accounted."""
+    _, serve = upstream
+    url = await serve(free_port())
+    port, admin = free_port(), free_port()
+    command = [sys.executable, "-m", "monitor", "serve", "--upstream", url, "--port", str(port),
+               "--admin-port", str(admin), "--sample-log", str(tmp_path / "samples.jsonl")]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+    try:
+        await wait_ready(f"http://127.0.0.1:{admin}/readyz")
+        stop, terminating = asyncio.Event(), asyncio.Event()
+        statuses: list[int | str] = []
+
+        async def client() -> None:
+            while not stop.is_set():
+                try:
+                    statuses.append((await ask(f"http://127.0.0.1:{port}", Row("normal"))).status or "gone")
+                except (aiohttp.ClientConnectorError, aiohttp.ClientOSError, aiohttp.ServerDisconnectedError):
+                    # The listener closed, or the connection was still in its backlog: shutdown
+                    # refuses new requests; it never answers one with an error of ours.
+                    assert terminating.is_set()
+                    statuses.append("refused")
+                    return
+
+        clients = [asyncio.create_task(client()) for _ in range(8)]
+        await eventually(lambda: len(statuses) >= 50, "load under way")
+        terminating.set()
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        stop.set()
+        await asyncio.gather(*clients)
+        stderr = (await process.stderr.read()).decode() if process.stderr else ""
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert {s for s in statuses if s != 200} <= {"refused"}, statuses
+    [stopped] = [json.loads(line) for line in stderr.splitlines() if '"monitor_stopped"' in line]
+    taken, processed, dropped = (
+        stopped[k] for k in ("samples_taken", "samples_processed", "samples_dropped")
+    )
+    assert taken == processed + dropped
+    assert processed == len((tmp_path / "samples.jsonl").read_text().splitlines())
+    assert taken >= statuses.count(200)

@@ -7,8 +7,10 @@ relays traffic; in a thread (``scoring.processes: 0``) start-up is instant, whic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +22,8 @@ from monitor.events import Scores
 from monitor.scoring.scorer import Scorer
 
 __all__ = ["ProcessScoring", "Scoring", "ThreadScoring"]
+
+_WORKER_NICENESS = 10  # below the proxy: a shared core serves traffic first
 
 Timings = dict[str, float]
 
@@ -122,4 +126,7 @@ class ProcessScoring:
 
 
 def _warm(model_dir: str) -> None:
+    # Scoring yields to traffic: where the worker shares a core with the proxy, the proxy wins it.
+    with contextlib.suppress(OSError):
+        os.nice(_WORKER_NICENESS)
     _worker_scorer(model_dir)
