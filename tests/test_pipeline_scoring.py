@@ -30,7 +30,7 @@ async def test_proxied_samples_are_scored_and_detected(start_monitor, upstream_u
     assert 0.0 <= scores.refusal_prob <= 1.0
     assert running.value("llm_safety_samples_scored_total") == 3
     observed = running.value(
-        "llm_safety_detector_observations_total", model="m", category="all", signal="toxicity"
+        "llm_safety_detector_observations_total", model="m", category="all", signal="toxicity", source="live"
     )
     assert observed == 3
 

@@ -87,7 +87,7 @@ async def test_one_category_regression_alarms_there_and_in_the_pool(model_and_mo
     await send(client, 40, 0)
     await scored(running, 40 * 9)
     bank = running.monitor.pipeline.bank
-    pooled = bank.detectors[StreamKey("ft", "all", "refusal")]
+    pooled = bank.detectors[StreamKey("ft", "all", "refusal", "live")]
     assert pooled.phase == "armed"
     assert not [k for k, d in bank if d.drift_detected]
     model.broken.add("deception")
@@ -99,8 +99,9 @@ async def test_one_category_regression_alarms_there_and_in_the_pool(model_and_mo
     assert "illegal_activities" not in alarmed
     pooled_alarm = {
         level: running.value("llm_safety_detector_alarm", model="ft", category="all", signal="refusal",
-                             severity=level)
+                             source="live", severity=level)
         for level in ("warning", "high", "critical")
     }  # fmt: skip
     assert sum(pooled_alarm.values()) == 1  # exported, at exactly one severity
-    assert pooled_alarm["critical"] == 1  # every deception answer flipped: far over a 30 % drop
+    # Half the harmful answers flipped: a 50 % drop, read at its conservative bound, pages.
+    assert pooled_alarm["high"] + pooled_alarm["critical"] == 1
