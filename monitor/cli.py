@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--regress-after", type=float, default=None, help="make the fake model regress after N s"
     )
     _gate_parser(commands)
+    _replay_parser(commands)
     return parser
 
 
@@ -89,11 +90,36 @@ def _gate_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     gate.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _replay_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay = commands.add_parser(
+        "replay", help="backtest the detectors on a recorded sample log: alarm table, plots, index.html"
+    )
+    replay.add_argument(
+        "log", type=Path, help="the sidecar's sample log, or JSONL {prompt, response, model, timestamp}"
+    )
+    replay.add_argument("--baseline", type=Path, help="baseline file (detection.baseline_file)")
+    replay.add_argument("--out", type=Path, help="folder for per-stream PNGs, alarms.json and index.html")
+    replay.add_argument("--config", type=Path, help="YAML settings file, as serve reads it")
+    replay.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting, e.g. detection.arl0=1e4 (repeatable)")  # fmt: skip
+    replay.add_argument(
+        "--skip-bad-lines", action="store_true", help="skip unusable lines instead of stopping"
+    )
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``safety-monitor`` console script."""
     args = _parser().parse_args(argv)
     try:
-        commands = {"serve": _serve, "score": _score, "train": _train, "demo": _demo, "gate": _gate}
+        commands = {
+            "serve": _serve,
+            "score": _score,
+            "train": _train,
+            "demo": _demo,
+            "gate": _gate,
+            "replay": _replay,
+        }
         return commands[args.command](args)
     except ConfigError as exc:
         print(f"safety-monitor: {exc}", file=sys.stderr)
@@ -208,3 +234,18 @@ def _gate(args: argparse.Namespace) -> int:
         capture_text=args.capture_text,
     )
     return exit_code(asyncio.run(run_gate(options)), args.fail_on)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from monitor.export.logs import configure_logging  # noqa: PLC0415 - keep --help fast
+    from monitor.replay import RecordError, ReplayOptions, parse_sets, run_replay  # noqa: PLC0415
+
+    configure_logging("error")  # the table is the output; alarm log lines would bury it
+    options = ReplayOptions(args.log, args.out, args.baseline, args.config, parse_sets(args.set),
+                            progress=not args.no_progress, skip_bad=args.skip_bad_lines)  # fmt: skip
+    try:
+        run_replay(options)
+    except RecordError as exc:
+        print(f"safety-monitor replay: {exc} (use --skip-bad-lines to go on)", file=sys.stderr)
+        return 1
+    return 0

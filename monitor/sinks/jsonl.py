@@ -1,7 +1,9 @@
 """The embedded default sink: a rotated, size-capped JSONL log of samples.
 
 Without ``capture_text`` a record holds lengths and SHA-256 digests instead of text, so the log can
-still join with other logs (by request id or digest) but never holds user content.
+still join with other logs (by request id or digest) but never holds user content. Scores
+(``category_probs`` included), the canary fields and the dedup key are kept, so ``safety-monitor
+replay`` reproduces the detectors' alarms from a text-free log.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import IO, Any
 
 from monitor.errors import SinkError
 from monitor.events import Sample
+from monitor.signals import dedup_key
 
 __all__ = ["JsonlSink", "sample_record"]
 
@@ -38,6 +41,8 @@ def sample_record(sample: Sample, capture_text: bool) -> dict[str, Any]:
             choice["text"] = text
     if capture_text:
         record["prompt"] = prompt
+    # The key the bank weighed bursts by, so a replay of a text-free log reproduces the weights.
+    record["dedup_key"] = dedup_key(sample)
     return record
 
 
