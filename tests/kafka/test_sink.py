@@ -86,8 +86,3 @@ async def test_broker_down_costs_clients_nothing_drops_past_the_buffer_then_resu
     assert len(ids) == len(set(ids)) == delivered
     last = {s.request_id for s in running.sink.samples[-10:]}
     assert last <= set(ids)  # delivery resumed after the restart
-    failed = sum(
-        running.value("llm_safety_kafka_events_failed_total", reason=r)
-        for r in ("kafka_unavailable", "kafka_timeout", "kafka_error")
-    )
-    assert failed > 0
