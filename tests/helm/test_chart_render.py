@@ -152,7 +152,7 @@ def test_tap_mode_renders_the_tap_command():
     assert monitor["command"] == ["safety-monitor"]
     assert monitor["args"][:3] == ["tap", "--config", "/etc/safety-monitor/config.yaml"]
     brokers = "kafka-0.kafka.data.svc:9092,kafka-1.kafka.data.svc:9092"
-    flags = ["--brokers", brokers, "--topic", "vllm-inference-logs", "--group-id", "llm-safety-monitor"]
+    flags = ["--bootstrap", brokers, "--topic", "vllm-inference-logs", "--group", "llm-safety-monitor"]
     assert monitor["args"][3:] == flags
     assert [port["name"] for port in one(docs, "Service")["spec"]["ports"]] == ["admin"]
     assert monitor["envFrom"] == [{"secretRef": {"name": "llm-safety-monitor-kafka"}}]

@@ -11,11 +11,11 @@ The monitor's container: `safety-monitor serve` (sidecar, standalone) or `safety
     - tap
     - --config
     - {{ include "llm-safety-monitor.configDir" . }}/config.yaml
-    - --brokers
+    - --bootstrap
     - {{ join "," .Values.tap.brokers | quote }}
     - --topic
     - {{ .Values.tap.topic | quote }}
-    - --group-id
+    - --group
     - {{ .Values.tap.groupId | quote }}
     {{- else }}
     - serve
