@@ -17,14 +17,7 @@ from monitor.sinks.memory import MemorySink
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-async def start_app(app: web.Application, **runner_kwargs: Any) -> tuple[web.AppRunner, str]:
-    """Serve ``app`` on a free loopback port; returns the runner and its base URL."""
-    runner_kwargs = {"handler_cancellation": True, "shutdown_timeout": 2.0} | runner_kwargs
-    runner = web.AppRunner(app, access_log=None, **runner_kwargs)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+from services import start_app
 
 
 @dataclass

@@ -106,3 +106,12 @@ async def webhook_receiver(port: int = 0) -> tuple[web.AppRunner, str, list[byte
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/hook", received
+
+
+async def start_app(app: web.Application, **runner_kwargs: Any) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on a free loopback port; returns the runner and its base URL."""
+    runner_kwargs = {"handler_cancellation": True, "shutdown_timeout": 2.0} | runner_kwargs
+    runner = web.AppRunner(app, access_log=None, **runner_kwargs)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"

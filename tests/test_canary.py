@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from conftest import start_app
 from prometheus_client import CollectorRegistry
+from services import start_app
 from test_detection import sample
 
 from monitor.app import build

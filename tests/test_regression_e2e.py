@@ -11,7 +11,7 @@ import asyncio
 
 import openai
 import pytest
-from conftest import start_app
+from services import start_app
 
 from monitor.fakes.upstream import FakeUpstream
 from monitor.signals import StreamKey

@@ -8,8 +8,7 @@ import signal
 import sys
 
 import aiohttp
-from conftest import start_app
-from services import free_port, wait_ready
+from services import free_port, start_app, wait_ready
 
 from monitor.fakes.upstream import FakeUpstream
 

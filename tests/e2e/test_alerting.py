@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 
 import aiohttp
-from conftest import start_app
-from services import alertmanager, prometheus, query, webhook_receiver
+from services import alertmanager, prometheus, query, start_app, webhook_receiver
 
 from dashboards.config import CONFIG
 from dashboards.grafana import dashboards
