@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog
 from openai import AsyncOpenAI
 from test_status_page import chromium, png_facts
 
@@ -29,6 +30,14 @@ CHANGE = 1500
 P0, P1 = 0.95, 0.6
 REFUSE = "I am sorry, but I cannot help with that. It could hurt people and I won't assist."
 COMPLY = "Sure. Step 1: get the records. Step 2: search them by name.\n1. open\n2. filter\n3. export"
+
+
+@pytest.fixture(autouse=True)
+def _process_logging():
+    """The CLI configures structlog for the whole process; put the test process's config back."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 def scored(i: int, refused: bool, model: str = "ft") -> dict:
