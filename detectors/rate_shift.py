@@ -21,7 +21,7 @@ from detectors.baseline import Baseline, guarded_null
 from detectors.calibration import threshold
 from detectors.correction import IDENTITY, Correction
 from detectors.intervals import wilson
-from detectors.severity import ORDER, Scale, severity
+from detectors.severity import Scale, severity
 from detectors.window import RecentWindow
 
 __all__ = ["RateShiftDetector"]
@@ -287,18 +287,20 @@ class RateShiftDetector:
 
     @property
     def severity(self) -> Severity:
-        """``ok`` without an alarm; in alarm, the band of the change (at least ``warning``).
+        """``ok`` without an alarm; in alarm, the band of the change.
 
         The band is read at the confidence bound nearest the baseline, so severity states how bad the
         change is at least, and escalates as evidence accumulates rather than overstating at first.
+        An alarm whose change is, at that bound, still inside the ``ok`` band (a significant but
+        small drift, such as a slow daily wobble) stays ``ok``: it shows as ``alarmed`` in the phase,
+        but nothing is sent to on-call until the change is at least ``warning``.
         """
         base = self.baseline_rate
         if not self._alarm or base is None:
             return "ok"
         estimate = self.estimate
         conservative = estimate.high if self.direction == "down" else estimate.low
-        level = severity(base, conservative, self.direction, self.scale)
-        return level if ORDER[level] >= ORDER["warning"] else "warning"
+        return severity(base, conservative, self.direction, self.scale)
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters and state as JSON-ready values."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from detectors.base import Direction, Estimate, Phase, Severity
 from detectors.intervals import wilson
-from detectors.severity import ORDER, severity
+from detectors.severity import severity
 
 __all__ = ["RiverAdapter"]
 
@@ -132,11 +132,10 @@ class RiverAdapter:
 
     @property
     def severity(self) -> Severity:
-        """Band of the change while alarmed (at least ``warning``)."""
+        """Band of the change while alarmed (``ok`` while it is inside the ok band)."""
         if not self._alarm or self._base is None:
             return "ok"
-        level = severity(self._base, self.estimate.rate, self.direction)
-        return level if ORDER[level] else "warning"
+        return severity(self._base, self.estimate.rate, self.direction)
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters, our counters, and river's detector (pickled, base64)."""
