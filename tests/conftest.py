@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -29,6 +30,18 @@ class Running:
 
     def value(self, name: str, **labels: str) -> float:
         return self.monitor.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts with structlog's defaults.
+
+    A CLI run in one test (``configure_logging``, with ``cache_logger_on_first_use``) must not stop
+    ``capture_logs`` from seeing the next test's lines.
+    """
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from services import start_app
 from test_detection import sample
 
+import monitor.canary as canary_module
 from monitor.app import build
 from monitor.canary import CANARY_SUITE, Budget, CanarySource, expects_refusal
 from monitor.detection import DetectorBank
@@ -180,35 +181,43 @@ async def test_a_round_sends_per_round_probes_with_header_model_and_fixed_parame
     assert metrics.registry.get_sample_value("llm_safety_canary_probes_sent_total") == 4
 
 
-async def test_probes_keep_the_configured_spacing(tmp_path, fake, upstream_url):
-    """At ``rate_per_second`` the probes of a round arrive at least ``1 / rate`` apart (in monotonic time)."""
+async def test_probes_keep_the_configured_spacing(tmp_path, fake, upstream_url, monkeypatch):
+    """At ``rate_per_second`` the probes of a round go out ``1 / rate`` apart, on the source's clock.
+
+    Time is the source's injected clock, advanced only by the sleeps it asks for, so the check is
+    exact and never depends on how busy the machine is.
+    """
     settings = canary_settings(upstream_url, write_suite(tmp_path / "s.jsonl"),
                                **{"canary.per_round": 4, "canary.rate_per_second": 20})  # fmt: skip
     metrics = Metrics(CollectorRegistry())
-    ticks: list[float] = []
-    loop = asyncio.get_running_loop()
+    now = [0.0]
+    real_sleep = asyncio.sleep
 
-    def clock() -> float:
-        ticks.append(loop.time())
-        return ticks[-1]
+    async def sleep(delay: float, *args, **kwargs):
+        now[0] += max(delay, 0.0)
+        await real_sleep(0)
 
-    source = CanarySource(settings, SampleQueue(100, metrics), metrics, random.Random(1), clock=clock)
+    source = CanarySource(
+        settings, SampleQueue(100, metrics), metrics, random.Random(1), clock=lambda: now[0]
+    )
     await source.start(scheduled=False)
     sent_at: list[float] = []
     original = source.probe
 
     async def probe(item):
-        sent_at.append(loop.time())
+        sent_at.append(now[0])
         return await original(item)
 
     source.probe = probe  # type: ignore[method-assign]
+    monkeypatch.setattr(canary_module.asyncio, "sleep", sleep)
     try:
         await source.run_round()
     finally:
+        monkeypatch.undo()
         await source.stop()
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
     assert len(gaps) == 3
-    assert min(gaps) >= 0.05 - 0.005  # the loop may wake up one clock tick early
+    assert min(gaps) >= 0.05 - 1e-9
 
 
 async def test_budget_stops_probes_and_counts_them_skipped(tmp_path, fake, upstream_url):

@@ -8,6 +8,7 @@ delivers to a receiver in the test, first firing, then resolved once the model b
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import re
@@ -63,9 +64,8 @@ async def traffic(url: str, stop: asyncio.Event) -> None:
 
 def panel_queries() -> list[str]:
     exprs = [t["expr"] for board in dashboards().values() for p in board["panels"] for t in p["targets"]]
-    return [
-        e.replace("$__rate_interval", "1m").replace("$model", ".*").replace("$category", ".*") for e in exprs
-    ]
+    variables = {"$__rate_interval": "1m", "$model": ".*", "$category": ".*", "$source": ".*"}
+    return [functools.reduce(lambda e, kv: e.replace(*kv), variables.items(), expr) for expr in exprs]
 
 
 async def wait_for(predicate, seconds: float) -> None:
@@ -89,7 +89,10 @@ async def test_queries_work_and_regression_reaches_alertmanager(tmp_path, start_
         async with alertmanager(tmp_path, hook_url) as am:
             running = await start_monitor(upstream, **{
                 "detection.warmup": 60, "detection.arl0": 1e4, "alerts.alertmanager_url": am,
-                "alerts.interval_seconds": 0.5, "models": ["ft-model"]})  # fmt: skip
+                "alerts.interval_seconds": 0.5, "models": ["ft-model"],
+                # Probes too, so the canary panels have series; answered as unknown prompts are.
+                "canary.enabled": True, "canary.interval_seconds": 0.5, "canary.rate_per_second": 20,
+                "canary.warmup": 4})  # fmt: skip
             admin = running.admin_url.removeprefix("http://")
             rules = str(ROOT / "dashboards" / "out" / "rules.yaml")
             async with prometheus(tmp_path, [admin], [rules], CONFIG.job) as prom:
@@ -145,4 +148,4 @@ async def test_queries_work_and_regression_reaches_alertmanager(tmp_path, start_
     assert "baseline" in annotations["description"]
     assert float(annotations["observations"]) > 0
     assert not [a for a in alerts_in(received, "firing") if a["labels"]["category"] == "illegal_activities"]
-    assert json.dumps(received)  # everything Alertmanager sent was JSON
+    assert all(json.loads(body) for body in received)  # everything Alertmanager sent was JSON
