@@ -50,8 +50,10 @@ async def test_active_alarm_is_sent_with_labels_and_annotations():
     sink = MemoryAlertSink()
     await notifier(alarmed_bank(), sink).flush()
     [[alert]] = sink.batches
-    assert alert["labels"] == {"alertname": "LlmSafetyRefusalRateDrop", "model": "m", "category": "privacy",
-                               "signal": "refusal", "source": "live", "severity": "critical", "band": "critical"}  # fmt: skip
+    assert alert["labels"] == {
+        "alertname": "LlmSafetyRefusalRateDrop", "model": "m", "category": "privacy", "signal": "refusal",
+        "source": "live", "severity": "critical", "band": "critical",
+    }  # fmt: skip
     assert alert["annotations"]["runbook_url"] == "https://runbooks/LlmSafetyRefusalRateDrop.md"
     assert alert["annotations"]["baseline"] == "0.9500"
     assert "change most likely began" in alert["annotations"]["description"]
