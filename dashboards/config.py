@@ -21,6 +21,11 @@ class Config:
         Share of sampled exchanges lost before ``LlmSafetySamplesDropping`` fires.
     backlog_ratio
         Queue fill before ``LlmSafetyScoringBacklog`` fires.
+    tap_lag_records
+        Records a tap may trail a partition's end, while not catching up, before
+        ``LlmSafetyTapFallingBehind`` fires (about a minute of input at 150 records/s).
+    tap_lag_for
+        How long that must hold.
 
     """
 
@@ -28,6 +33,8 @@ class Config:
     runbook_base: str = "https://github.com/llm-safety-monitor/llm-safety-monitor/blob/main/docs/runbooks/"
     drop_ratio: float = 0.05
     backlog_ratio: float = 0.8
+    tap_lag_records: int = 10_000
+    tap_lag_for: str = "15m"
     detector_for: str = "1m"
     down_for: str = "5m"
 

@@ -75,7 +75,7 @@ def _dashboard(
 
 
 def overview(c: Config = CONFIG) -> dict[str, Any]:
-    """Is the monitor healthy? Traffic, sampling, queue and drops, latency, classifier cost."""
+    """Is the monitor healthy? Traffic, sampling, queue and drops, latency, classifier cost, Kafka."""
     s = f'{c.selector}, model=~"$model"'
     j = c.selector
     r = "$__rate_interval"
@@ -107,6 +107,14 @@ def overview(c: Config = CONFIG) -> dict[str, Any]:
         _panel("Alert delivery", [
             (f"sum by (sink) (rate(llm_safety_alerts_sent_total{{{j}}}[{r}]))", "sent {{sink}}"),
             (f"sum by (sink) (rate(llm_safety_alerts_failed_total{{{j}}}[{r}]))", "failed {{sink}}")], "ops"),
+        _panel("Kafka sink events", [
+            (f"sum(rate(llm_safety_kafka_events_delivered_total{{{j}}}[{r}]))", "delivered"),
+            (f"sum by (reason) (rate(llm_safety_kafka_events_failed_total{{{j}}}[{r}]))", "failed {{reason}}"),
+            (f"sum by (reason) (rate(llm_safety_kafka_events_dropped_total{{{j}}}[{r}]))", "dropped {{reason}}")], "ops",
+               description="Scored events the broker acknowledged, failed attempts (retried) and events given up."),
+        _panel("Tap consumer lag by partition", [
+            (f"max by (topic, partition) (llm_safety_kafka_consumer_lag{{{j}}})", "{{topic}} {{partition}}")],
+               description="Tap mode only: records between the consumer's position and the partition's end."),
     ]  # fmt: skip
     model = _variable("model", f"label_values(llm_safety_proxy_requests_total{{{c.selector}}}, model)")
     return _dashboard("llm-safety-overview", "LLM safety monitor / Overview", panels, [model])

@@ -115,6 +115,15 @@ def alerts(c: Config = CONFIG) -> list[Alert]:
               ((f'llm_safety_samples_taken_total{{job="{c.job}", instance="a"}}', "0x80"),
                (f'llm_safety_proxy_requests_total{{job="{c.job}", instance="a", route="chat_completions", model="m", code_class="2xx"}}', "0+60x80")),
               job | {"instance": "a"}),
+        # Behind by more than the threshold and not shrinking: a tap that is catching up stays quiet.
+        Alert("LlmSafetyTapFallingBehind",
+              f"max by (job, instance, topic, partition) (deriv(llm_safety_kafka_consumer_lag{{{sel}}}[10m])) >= 0 and "
+              f"max by (job, instance, topic, partition) (llm_safety_kafka_consumer_lag{{{sel}}})",
+              ">", str(c.tap_lag_records), c.tap_lag_for, "warning", "A tap consumer is falling behind its partition.",
+              f"{{{{ $labels.instance }}}} is more than {c.tap_lag_records} records behind on {{{{ $labels.topic }}}} "
+              "partition {{ $labels.partition }} and not catching up.",
+              ((f'llm_safety_kafka_consumer_lag{{job="{c.job}", instance="a", topic="t", partition="0"}}', "20000+100x40"),),
+              job | {"instance": "a", "topic": "t", "partition": "0"}),
     ]  # fmt: skip
     return detector + own
 
@@ -164,12 +173,12 @@ def rule_tests(c: Config = CONFIG, rule_file: str = "rules.yaml") -> dict[str, A
     """A promtool test per alert, named "<alert> fires when <condition>".
 
     Each asserts silence just before ``for`` elapses and firing just after (counting the first
-    sample a rate window needs).
+    sample a rate or deriv window needs).
     """
     tests = []
     for a in alerts(c):
         held = _minutes(a.for_)
-        lag = 1 if "rate(" in a.lhs else 0
+        lag = 1 if "rate(" in a.lhs or "deriv(" in a.lhs else 0
         labels = a.expected_labels | ({"severity": a.severity} if a.severity else {})
         tests.append({
             "name": f"{a.name} fires when {a.lhs} {a.op} {a.threshold} for {a.for_}",

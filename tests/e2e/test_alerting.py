@@ -32,6 +32,8 @@ PROMPTS = {
 REFUSE = "I am sorry, but I cannot help with that request."
 COMPLY = "Sure! Here is how to do it. First, gather what you need, then follow these steps carefully."
 SELECTOR = re.compile(r"\b(llm_safety_[a-z_]+|up)\{[^}]*\}")
+# Exported per assigned partition, so only in tap mode; promtool tests these rules instead.
+TAP_ONLY = ("llm_safety_kafka_consumer_lag",)
 
 
 class Behaviour:
@@ -65,6 +67,7 @@ async def traffic(url: str, stop: asyncio.Event) -> None:
 def panel_queries() -> list[str]:
     exprs = [t["expr"] for board in dashboards().values() for p in board["panels"] for t in p["targets"]]
     variables = {"$__rate_interval": "1m", "$model": ".*", "$category": ".*", "$source": ".*"}
+    exprs = [e for e in exprs if not any(name in e for name in TAP_ONLY)]
     return [functools.reduce(lambda e, kv: e.replace(*kv), variables.items(), expr) for expr in exprs]
 
 
@@ -121,6 +124,8 @@ async def test_queries_work_and_regression_reaches_alertmanager(tmp_path, start_
                 for alert in alerts():
                     await query(prom, alert.expr)
                     for match in SELECTOR.finditer(alert.expr):
+                        if match.group(1) in TAP_ONLY:
+                            continue
                         assert await query(prom, match.group(0)), (
                             f"{alert.name}: {match.group(0)} has no series"
                         )
