@@ -54,6 +54,8 @@ _OPEN_SETS = {
 # Reasons that are not an exception's: the exception classes' docstrings describe the others.
 DROP_REASON_MEANINGS = {
     "queue_full": "The sample queue was full: the request was served, its copy was not kept.",
+    "shed": "Adaptive sampling shed the copy because the event loop lagged or the scoring backlog "
+    "filled (`sampling.adaptive`): the request was served, its copy was not kept.",
     "error_response": "The upstream answered with a non-2xx status: there is no completion to score.",
     errors.MonitorError.reason: "An unexpected failure inside the monitor (absorbed by fail-open), "
     "or samples still queued when the shutdown deadline passed.",

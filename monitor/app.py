@@ -26,6 +26,7 @@ from monitor.sampling import SampleQueue
 from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
+from monitor.shedding import Shedder, watch_load
 from monitor.sinks.base import Sink
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.kafka import KafkaSink
@@ -48,6 +49,7 @@ class Monitor:
     proxy_app: web.Application
     admin_app: web.Application
     proxy: Proxy | None = None
+    shedder: Shedder | None = None
     notifier: Notifier | None = None
     sinks: list[Sink] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
@@ -72,7 +74,12 @@ def build(
     queue = SampleQueue(settings.sampling.queue_size, metrics)
     scorer, bank = _scoring(settings, metrics)
     pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
-    sources: list[Source] = [ProxySource(settings, queue, metrics)] if settings.mode == "proxy" else []
+    adaptive = settings.sampling.adaptive
+    shedder = Shedder(adaptive) if adaptive.enabled and settings.mode == "proxy" else None
+    if shedder is not None:
+        metrics.watch_shedding(lambda: shedder.factor, lambda: shedder.priority)
+    proxy_mode = settings.mode == "proxy"
+    sources: list[Source] = [ProxySource(settings, queue, metrics, shedder)] if proxy_mode else []
     if settings.mode == "tap":
         sources.append(TapSource(settings, pipeline, metrics))
     if settings.canary.enabled and bank is not None:
@@ -81,11 +88,20 @@ def build(
     proxy_app = web.Application(client_max_size=settings.max_body_bytes)
     admin_app = build_admin_app(metrics.registry, checks, pipeline.started.is_set, bank)
     monitor = Monitor(
-        settings, metrics, queue, pipeline, proxy_app, admin_app, sinks=all_sinks, sources=sources
+        settings,
+        metrics,
+        queue,
+        pipeline,
+        proxy_app,
+        admin_app,
+        shedder=shedder,
+        sinks=all_sinks,
+        sources=sources,
     )
     # Without a proxy (tap mode) the stages run with the admin server, the only one started.
     stages = proxy_app if settings.mode == "proxy" else admin_app
     stages[MONITOR] = monitor
+    stages.cleanup_ctx.append(_run_load_watch)
     stages.cleanup_ctx.append(_run_checkpoints)
     stages.cleanup_ctx.append(_run_alerts)
     stages.cleanup_ctx.append(_run_pipeline)
@@ -111,6 +127,17 @@ def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, Dete
             metrics.excluded_by_reason[reason].inc(count)
     metrics.registry.register(DetectorCollector(bank))
     return scorer, bank
+
+
+async def _run_load_watch(app: web.Application) -> AsyncIterator[None]:
+    """Measure the loop's lag and, with adaptive sampling, shed copies while it or the backlog is high."""
+    monitor = app[MONITOR]
+    interval = monitor.settings.sampling.adaptive.interval_seconds
+    work = watch_load(interval, monitor.queue.fill, monitor.metrics, monitor.shedder)
+    task = asyncio.create_task(_guarded(work, FailOpen("pipeline", monitor.metrics)), name="load")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _run_checkpoints(app: web.Application) -> AsyncIterator[None]:
@@ -232,7 +259,10 @@ async def serve(
         if settings.mode == "proxy":
             port = await _start(proxy_runner, settings.host, settings.port, "port")
         admin_port = await _start(admin_runner, settings.admin_host, settings.admin_port, "admin_port")
-        where = {"upstream": settings.upstream.url} if port else {"topics": list(settings.kafka.tap.topics)}
+        where: dict[str, object] = {"event_loop": type(loop).__module__.split(".")[0]}  # uvloop or asyncio
+        where.update(
+            {"upstream": settings.upstream.url} if port else {"topics": list(settings.kafka.tap.topics)}
+        )
         log.info("monitor_started", mode=settings.mode, port=port, admin_port=admin_port, **where)
         if started is not None:
             started(port, admin_port)

@@ -145,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from monitor.app import serve  # noqa: PLC0415 - keep --help fast
+    from monitor.eventloop import run  # noqa: PLC0415
     from monitor.export.logs import configure_logging  # noqa: PLC0415
     from monitor.settings import load_settings  # noqa: PLC0415
 
@@ -160,12 +161,13 @@ def _serve(args: argparse.Namespace) -> int:
     }
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings.log.level, settings.log.format, settings.capture_text)
-    asyncio.run(serve(settings))
+    run(serve(settings))
     return 0
 
 
 def _tap(args: argparse.Namespace) -> int:
     from monitor.app import serve  # noqa: PLC0415 - keep --help fast
+    from monitor.eventloop import run  # noqa: PLC0415
     from monitor.export.logs import configure_logging  # noqa: PLC0415
     from monitor.settings import load_settings  # noqa: PLC0415
 
@@ -183,7 +185,7 @@ def _tap(args: argparse.Namespace) -> int:
     }
     settings = load_settings(args.config, overrides=overrides)
     configure_logging(settings.log.level, settings.log.format, settings.capture_text)
-    asyncio.run(serve(settings))
+    run(serve(settings))
     return 0
 
 

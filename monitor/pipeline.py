@@ -25,6 +25,8 @@ from monitor.sinks.base import Sink
 
 __all__ = ["Pipeline"]
 
+_DETECT_SLICE = 8  # samples observed between yields to the event loop
+
 
 class Pipeline:
     """Consume ``queue`` in batches of up to ``batch_size``.
@@ -132,9 +134,13 @@ class Pipeline:
         return left
 
     async def _process(self, batch: list[Work]) -> None:
-        samples = [s for s in map(self._parse, batch) if s is not None]
-        for _ in batch:
+        samples = []
+        for work in batch:
+            sample = self._parse(work)
+            if sample is not None:
+                samples.append(sample)
             self.queue.task_done()
+            await asyncio.sleep(0)  # parsing shares the proxy's loop: let traffic in between samples
         await self._process_samples(samples)
 
     async def _process_samples(self, samples: list[Sample]) -> bool:
@@ -145,7 +151,7 @@ class Pipeline:
             fresh, scored = await self._score(fresh)
         prescored = [s for s in samples if s.scores is not None]
         if prescored and self.bank is not None:
-            self._detect(prescored)
+            await self._detect(prescored)
         samples = fresh + prescored
         written = True
         if samples and self.sinks:
@@ -173,17 +179,19 @@ class Pipeline:
             scored = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
             self.metrics.samples_scored.inc(len(scored))
             if self.bank is not None:
-                self._detect(scored)
+                await self._detect(scored)
             return scored, True
         return samples, False  # reached only when the guard absorbed a failure: logged unscored
 
-    def _detect(self, samples: list[Sample]) -> None:
+    async def _detect(self, samples: list[Sample]) -> None:
         bank = self.bank
         assert bank is not None  # noqa: S101 - only called with a bank
         with self._detect_guard:
             excluded = dict(bank.excluded)
-            for sample in samples:
+            for i, sample in enumerate(samples, 1):
                 self.transitions.extend(bank.observe(sample))
+                if i % _DETECT_SLICE == 0:
+                    await asyncio.sleep(0)  # a batch's detection never holds the loop for long
             for reason, count in bank.excluded.items():
                 self.metrics.excluded_by_reason[reason].inc(count - excluded.get(reason, 0))
             del self.transitions[:-1000]  # bounded: later stages (alerts) drain it

@@ -24,6 +24,7 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "ENV_PREFIX",
+    "AdaptiveSettings",
     "AlertSettings",
     "CanarySettings",
     "DetectionSettings",
@@ -62,6 +63,23 @@ class UpstreamSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AdaptiveSettings:
+    """Adaptive sampling: shed copies, not traffic, when the proxy or the scoring backlog falls behind.
+
+    Every ``interval_seconds`` the event-loop lag and the sample queue's fill are read. Past
+    ``lag_seconds`` or ``queue_fill`` the sample rates are halved (down to zero), then canaries and
+    forced samples are shed too; below half of both, they climb back, from zero to the configured
+    rates in ``recover_seconds``.
+    """
+
+    enabled: bool = True
+    interval_seconds: float = 0.1
+    lag_seconds: float = 0.02
+    queue_fill: float = 0.5
+    recover_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class SamplingSettings:
     """Which exchanges are copied for scoring, and how many may wait.
 
@@ -77,6 +95,7 @@ class SamplingSettings:
     canary_header: str = "X-Safety-Monitor-Canary"
     queue_size: int = 1024
     capture_max_bytes: int = 256 << 10
+    adaptive: AdaptiveSettings = field(default_factory=AdaptiveSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,6 +505,8 @@ def _validate(s: Settings) -> None:
     for key, port in (("port", s.port), ("admin_port", s.admin_port)):
         _check(key, port, 0 <= port <= 65535, "must be between 0 and 65535")  # noqa: PLR2004
     _check("sampling.rate", s.sampling.rate, 0.0 <= s.sampling.rate <= 1.0, "must be between 0 and 1")
+    fill = s.sampling.adaptive.queue_fill
+    _check("sampling.adaptive.queue_fill", fill, 0.0 < fill <= 1.0, "must be in (0, 1]")
     for section, rates in (("sampling.routes", s.sampling.routes), ("sampling.models", s.sampling.models)):
         for name, rate in rates.items():
             _check(f"{section}.{name}", rate, 0.0 <= rate <= 1.0, "must be between 0 and 1")
@@ -496,6 +517,9 @@ def _validate(s: Settings) -> None:
         ("max_body_bytes", s.max_body_bytes),
         ("sampling.queue_size", s.sampling.queue_size),
         ("sampling.capture_max_bytes", s.sampling.capture_max_bytes),
+        ("sampling.adaptive.interval_seconds", s.sampling.adaptive.interval_seconds),
+        ("sampling.adaptive.lag_seconds", s.sampling.adaptive.lag_seconds),
+        ("sampling.adaptive.recover_seconds", s.sampling.adaptive.recover_seconds),
         ("sample_log.max_bytes", s.sample_log.max_bytes),
         ("scoring.batch_size", s.scoring.batch_size),
         ("detection.arl0", s.detection.arl0),

@@ -62,7 +62,9 @@ async def start_monitor() -> AsyncIterator[Callable[..., Any]]:
     runners: list[web.AppRunner] = []
 
     async def start(upstream: str, **overrides: Any) -> Running:
-        defaults = {"upstream.url": upstream, "scoring.processes": 0}  # a thread: instant start-up
+        # A thread: instant start-up. Adaptive sampling off: a slow test machine's real loop lag must
+        # not shed the copies a test counts (tests/test_shedding.py feeds it readings instead).
+        defaults = {"upstream.url": upstream, "scoring.processes": 0, "sampling.adaptive.enabled": False}
         settings = load_settings(environ={}, overrides={**defaults, **overrides})
         sink = MemorySink()
         monitor = build(settings, CollectorRegistry(), sinks=[sink])

@@ -5,7 +5,7 @@ Labels take closed sets only:
 * ``route``: ``chat_completions``, ``completions``, ``other``;
 * ``model``: the configured allowlist (or the first ``max_auto_models`` seen), else ``other``;
 * ``code_class``: ``1xx`` … ``5xx``;
-* ``reason``: one ``reason`` of :mod:`monitor.errors`, or a sampling reason (``queue_full``);
+* ``reason``: one ``reason`` of :mod:`monitor.errors`, or a sampling reason (``queue_full``, ``shed``);
 * ``stage``: ``capture``, ``pipeline``, ``sink``.
 
 Series budget with M models: requests 3·(M+1)·5, durations 3 histograms × 3 routes × 13 buckets,
@@ -73,6 +73,7 @@ UPSTREAM_REASONS = tuple(
 )
 DROP_REASONS = (
     "queue_full",
+    "shed",
     "error_response",
     *(
         e.reason
@@ -204,6 +205,28 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "gauge",
         "Size of the bounded sample queue.",
         attribute="queue_capacity",
+    ),
+    MetricSpec(
+        "llm_safety_event_loop_lag_seconds",
+        "gauge",
+        "How late the proxy's event loop ran its last timer (sampling.adaptive.interval_seconds apart).",
+        (),
+        "seconds",
+        "loop_lag",
+    ),
+    MetricSpec(
+        "llm_safety_sample_rate_factor_ratio",
+        "gauge",
+        "Factor adaptive sampling applies to every sample rate now (1: nothing shed, 0: all but priority).",
+        (),
+        "ratio",
+        "rate_factor",
+    ),
+    MetricSpec(
+        "llm_safety_sample_priority_shed",
+        "gauge",
+        "1 while adaptive sampling sheds canaries and forced samples too.",
+        attribute="priority_shed",
     ),
     MetricSpec(
         "llm_safety_samples_taken",
@@ -447,6 +470,10 @@ class Metrics:
         self.queue_depth: Gauge = made["queue_depth"]
         self.queue_capacity: Gauge = made["queue_capacity"]
         self.samples_taken: Counter = made["samples_taken"]
+        self.loop_lag: Gauge = made["loop_lag"]
+        self.rate_factor: Gauge = made["rate_factor"]
+        self.priority_shed: Gauge = made["priority_shed"]
+        self.rate_factor.set(1.0)
         self.samples_processed: Counter = made["samples_processed"]
         self.samples_dropped: Counter = made["samples_dropped"]
         self.samples_scored: Counter = made["samples_scored"]
@@ -509,6 +536,11 @@ class Metrics:
         """Report the queue's depth at scrape time, so the hot path never updates a gauge for it."""
         self.queue_depth.set_function(depth)
         self.queue_capacity.set(capacity)
+
+    def watch_shedding(self, factor: Callable[[], float], priority: Callable[[], bool]) -> None:
+        """Report adaptive sampling's state at scrape time (the sampler reads it per request)."""
+        self.rate_factor.set_function(factor)
+        self.priority_shed.set_function(lambda: float(priority()))
 
 
 class DetectorView(Protocol):

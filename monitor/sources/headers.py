@@ -26,23 +26,28 @@ _REQUEST_OWN = frozenset({"host", "content-length"})
 _RESPONSE_OWN = frozenset({"content-length"})
 
 
-def _filtered(headers: CIMultiDictProxy[str], own: frozenset[str]) -> CIMultiDict[str]:
-    named = {
-        token.strip().lower() for value in headers.getall("Connection", ()) for token in value.split(",")
-    }
-    drop = HOP_BY_HOP | own | named
-    return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in drop)
+_DROP_REQUEST = HOP_BY_HOP | _REQUEST_OWN
+_DROP_RESPONSE = HOP_BY_HOP | _RESPONSE_OWN
+
+
+def _filtered(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
+    if "Connection" in headers:  # rare on HTTP/1.1 keep-alive: only then is there more to drop
+        named = {
+            token.strip().lower() for value in headers.getall("Connection") for token in value.split(",")
+        }
+        drop = drop | named
+    return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
 
 
 def request_headers(headers: CIMultiDictProxy[str], request_id: str) -> CIMultiDict[str]:
     """Headers to send upstream: end-to-end ones, unchanged, plus the request id."""
-    out = _filtered(headers, _REQUEST_OWN)
+    out = _filtered(headers, _DROP_REQUEST)
     out[REQUEST_ID] = request_id
     return out
 
 
 def response_headers(headers: CIMultiDictProxy[str], request_id: str) -> CIMultiDict[str]:
     """Headers to send to the client: end-to-end ones, unchanged, plus the request id."""
-    out = _filtered(headers, _RESPONSE_OWN)
+    out = _filtered(headers, _DROP_RESPONSE)
     out[REQUEST_ID] = request_id
     return out

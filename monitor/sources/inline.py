@@ -10,6 +10,7 @@ from monitor.export.labels import ModelLabels
 from monitor.export.metrics import Metrics
 from monitor.sampling import SampleQueue, Sampler
 from monitor.settings import Settings
+from monitor.shedding import Shedder
 from monitor.sources.proxy import Proxy
 from monitor.sources.upstream import open_session
 
@@ -27,15 +28,20 @@ class ProxySource:
         Where sampled copies are offered.
     metrics
         Where the proxy counts.
+    shedder
+        Adaptive sampling's state, when it is on.
 
     """
 
     name = "upstream"
 
-    def __init__(self, settings: Settings, queue: SampleQueue, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, queue: SampleQueue, metrics: Metrics, shedder: Shedder | None = None
+    ) -> None:
         self.settings = settings
         self.queue = queue
         self.metrics = metrics
+        self.shedder = shedder
         self.proxy: Proxy | None = None
         self._session: aiohttp.ClientSession | None = None
         self._url = URL(settings.upstream.url)
@@ -45,7 +51,7 @@ class ProxySource:
         s = self.settings
         self._session = open_session(s.upstream)
         labels = ModelLabels(s.models, s.max_auto_models, self.metrics.add_model)
-        sampler = Sampler(s.sampling)
+        sampler = Sampler(s.sampling, shedder=self.shedder, on_shed=self.queue.shed)
         self.proxy = Proxy(
             self._url,
             self._session,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -130,7 +130,7 @@ class Proxy:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Proxy one request."""
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
+        request_id = request.headers.get(REQUEST_ID) or os.urandom(16).hex()  # 32 hex, cheaper than uuid4
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge as exc:
