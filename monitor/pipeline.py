@@ -153,11 +153,13 @@ class Pipeline:
         if prescored and self.bank is not None:
             await self._detect(prescored)
         samples = fresh + prescored
+        # Unscored after a classifier failure: already dropped (classifier_error), logged all the same.
+        open_ = len(samples) - (0 if scored else len(fresh))
         written = True
         if samples and self.sinks:
-            written = await asyncio.to_thread(self._write, samples)
-        if samples and scored and written:
-            self.metrics.samples_processed.inc(len(samples))
+            written = await asyncio.to_thread(self._write, samples, open_)
+        if written and open_:
+            self.metrics.samples_processed.inc(open_)
         return scored
 
     async def _score(self, samples: list[Sample]) -> tuple[list[Sample], bool]:
@@ -196,16 +198,19 @@ class Pipeline:
                 self.metrics.excluded_by_reason[reason].inc(count - excluded.get(reason, 0))
             del self.transitions[:-1000]  # bounded: later stages (alerts) drain it
 
-    def _write(self, samples: list[Sample]) -> bool:
-        """Hand the batch to every sink; ``False`` (counted once as ``sink_error``) if any failed."""
+    def _write(self, samples: list[Sample], open_: int) -> bool:
+        """Hand the batch to every sink; ``False`` if any failed.
+
+        A failure drops, once, the ``open_`` samples no earlier stage has already counted.
+        """
         failed = False
         for sink in self.sinks:
             with self._sink_guard:
                 try:
                     sink.write(samples)
                 except Exception:
-                    if not failed:
-                        self.metrics.dropped_by_reason[SinkError.reason].inc(len(samples))
+                    if not failed and open_:
+                        self.metrics.dropped_by_reason[SinkError.reason].inc(open_)
                     failed = True
                     raise
         return not failed
