@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import aiohttp
 import pytest
@@ -85,5 +86,17 @@ async def test_dead_scoring_worker_is_replaced():
             await pool.score(["hi"], ["hello"], [None])
         scores, _ = await pool.score(["hi"], ["hello"], [None])
         assert len(scores) == 1
+    finally:
+        pool.close()
+
+
+async def test_scoring_worker_only_runs_on_idle_cpu():
+    """The worker process runs under SCHED_IDLE at nice 10, so traffic on a shared core comes first."""
+    pool = ProcessScoring(MODEL_DIR)
+    try:
+        await pool.score(["hi"], ["hello"], [None])
+        (process,) = pool._pool._processes.values()
+        assert os.sched_getscheduler(process.pid) == os.SCHED_IDLE
+        assert os.getpriority(os.PRIO_PROCESS, process.pid) >= 10
     finally:
         pool.close()

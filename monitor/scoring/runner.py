@@ -127,6 +127,9 @@ class ProcessScoring:
 
 def _warm(model_dir: str) -> None:
     # Scoring yields to traffic: where the worker shares a core with the proxy, the proxy wins it.
-    with contextlib.suppress(OSError):
+    # SCHED_IDLE runs it only on otherwise idle CPU (nice 10 still took ~10% of a busy core); a
+    # backlog that builds meanwhile is shed by adaptive sampling, never waited for.
+    with contextlib.suppress(OSError, AttributeError):
         os.nice(_WORKER_NICENESS)
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     _worker_scorer(model_dir)

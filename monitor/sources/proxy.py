@@ -226,21 +226,19 @@ class Proxy:
     async def _pump(
         self, upstream: aiohttp.ClientResponse, response: web.StreamResponse, ex: _Exchange
     ) -> None:
-        reader, tee, first = upstream.content, ex.tee, True
-        while True:
-            with map_upstream_errors():
-                chunk = await reader.readany()
-            if not chunk:
-                break
-            try:
-                await response.write(chunk)
-            except ConnectionResetError as exc:
-                raise _ClientGoneError from exc
-            if first and ex.streamed:
-                self.metrics.ttfb_by_route[ex.route].observe(time.perf_counter() - ex.started)
-            first = False
-            if tee is not None:
-                tee.add(chunk)
+        reader, tee, first = upstream.content, ex.tee, ex.streamed
+        # Entered once, not per chunk: a client's own failure leaves as _ClientGoneError, untranslated.
+        with map_upstream_errors():
+            while chunk := await reader.readany():
+                try:
+                    await response.write(chunk)
+                except ConnectionResetError as exc:
+                    raise _ClientGoneError from exc
+                if first:
+                    self.metrics.ttfb_by_route[ex.route].observe(time.perf_counter() - ex.started)
+                    first = False
+                if tee is not None:
+                    tee.add(chunk)
         try:
             await response.write_eof()
         except ConnectionResetError as exc:
