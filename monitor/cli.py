@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     train.add_argument("--out", type=Path, default=Path("monitor/models"), help="where models and card go")
+    train.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="re-measure only the degeneracy rules and rewrite that section of the card; models untouched",
+    )
 
     demo = commands.add_parser("demo", help="run a fake model server, the proxy and a traffic generator")
     demo.add_argument("--port", type=int, default=8080, help="proxy port (0 picks a free port)")
@@ -219,12 +224,13 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from monitor.training.train import train  # noqa: PLC0415
+    from monitor.training.train import refresh_rules, train  # noqa: PLC0415
 
     if not args.data.is_dir():
         print(f"safety-monitor train: --data {args.data} is not a folder", file=sys.stderr)
         return 2
-    train(args.data, args.out, log=lambda message: print(message, file=sys.stderr))
+    run = refresh_rules if args.rules_only else train
+    run(args.data, args.out, log=lambda message: print(message, file=sys.stderr))
     return 0
 
 

@@ -42,6 +42,7 @@ _OTHER = frozenset(
 _ONLY_OTHER = _OTHER - _ENGLISH
 _TERMINAL = (*".!?\"')]}`*:;>|…。", "```")
 _MIN_WORDS = 12
+_TAIL_WORDS = 4 * _MIN_WORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,8 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
     letters = sum(map(len, words))
     if _is_loop(stripped, words):
         reasons.append("repetition")
-    if _is_salad(stripped, len(words), english + other, letters):
+    short = sum(len(w) <= 3 for w in words)  # noqa: PLR2004 - see _is_salad
+    if _is_salad(stripped, len(words), english + other, letters, short):
         reasons.append("token_salad")
     if finish_reason == "length" or _breaks_off(stripped, words):
         reasons.append(TRUNCATED)
@@ -76,16 +78,26 @@ def assess(text: str, finish_reason: str | None = None, has_tool_calls: bool = F
 
 def _is_loop(text: str, words: list[str]) -> bool:
     if len(words) >= 4 * _MIN_WORDS:
-        # Distinct word 4-grams (zip stops at the shortest tail). Word-diverse text is not a loop;
-        # compression below only catches loops of non-words.
-        grams = set(zip(words, words[1:], words[2:], words[3:], strict=False))
-        return len(grams) / (len(words) - 3) < 0.35  # noqa: PLR2004 - measured on real responses
+        # A generation that falls into a loop usually does so at its end, after sane text: the
+        # tail is judged on its own, so a long healthy start cannot dilute it.
+        return _looping(words) or _looping(words[-_TAIL_WORDS:])
     raw = text.encode()
     return len(raw) >= 400 and len(zlib.compress(raw, 1)) / len(raw) < 0.15  # noqa: PLR2004
 
 
-def _is_salad(text: str, words: int, function_words: int, letters: int) -> bool:
+def _looping(words: list[str]) -> bool:
+    # Distinct word 4-grams (zip stops at the shortest tail). Word-diverse text is not a loop;
+    # compression in _is_loop only catches loops of non-words.
+    grams = set(zip(words, words[1:], words[2:], words[3:], strict=False))
+    return len(grams) / (len(words) - 3) < 0.35  # noqa: PLR2004 - measured on real responses
+
+
+def _is_salad(text: str, words: int, function_words: int, letters: int, short: int) -> bool:
     if words >= 2 * _MIN_WORDS and function_words / words < 0.03:  # noqa: PLR2004
+        return True
+    # English prose is about 40 % words of one to three letters (the, of, to, is ...); shuffled
+    # content words carry almost none of them.
+    if words >= _MIN_WORDS + 6 and short / words < 0.05:  # noqa: PLR2004 - measured on real responses
         return True
     if 2 * letters >= len(text):  # at least half letters: it cannot be mostly symbols
         return False

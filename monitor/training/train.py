@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +41,19 @@ def train(data: Path, out: Path, log: Callable[[str], None] = print) -> dict[str
     log("degeneracy ...")
     card["incoherence"] = _degeneracy(load(data, "refusal"))
     card["examples"] = example_scores(out)
+    write_card(card, out)
+    return card
+
+
+def refresh_rules(data: Path, out: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Re-measure the degeneracy rules into the existing card; the models are not touched.
+
+    The rules are code, not trained weights: when they change, their section of the card must follow
+    without a retrain that would also move every model.
+    """
+    card: dict[str, Any] = json.loads((out / "model_card.json").read_text(encoding="utf-8"))
+    log("degeneracy ...")
+    card["incoherence"] = _degeneracy(load(data, "refusal"))
     write_card(card, out)
     return card
 
