@@ -66,3 +66,19 @@ def test_truncated_loop_is_still_incoherent():
 def test_tool_call_without_text_is_not_empty():
     """A response that only calls a tool is not empty."""
     assert not assess("", has_tool_calls=True).incoherent
+
+
+def test_loop_after_a_long_sane_start_is_repetition():
+    """A generation that falls into a loop at its end is caught by its tail, however long its start."""
+    start = " ".join(
+        f"Point {i} explains a different part of the answer in its own words." for i in range(30)
+    )
+    judged = assess(start + " " + "and so on and so on " * 20)
+    assert "repetition" in judged.reasons
+    assert judged.incoherent
+
+
+def test_content_words_without_short_words_are_salad():
+    """Shuffled content words carry none of the short words that English prose is full of."""
+    salad = " ".join(["monitor", "answer", "window", "carefully", "request", "banana", "seven"] * 3)
+    assert "token_salad" in assess(salad).reasons
