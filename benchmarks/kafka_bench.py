@@ -13,7 +13,7 @@ Everything runs in one run against one real broker (Kafka 0.9.0.1 from ``kafka-p
 4. end-to-end lag (produce → counted by the tap) at a fixed input rate, against a bare consumer's
    delivery delay on the same records.
 
-    python benchmarks/kafka.py [--rate 100] [--seconds 8] [--records 2000] [--lag-rate 50]
+    python benchmarks/kafka_bench.py [--rate 100] [--seconds 8] [--records 2000] [--lag-rate 50]
 
 Needs ``.kafka/`` (``scripts/test`` installs it) and Java. Takes about three minutes.
 """
@@ -40,9 +40,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
-# This script is named kafka.py: its own folder on sys.path would shadow the kafka-python package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-# The root first: tests/ (for its broker launcher) has folders named like our packages.
+# The root first: tests/ (for its broker launcher) has folders named like our packages. (The script
+# is not called kafka.py: on sys.path, its folder would shadow kafka-python for every benchmark.)
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
