@@ -88,6 +88,10 @@ def overview(c: Config = CONFIG) -> dict[str, Any]:
         _panel("Sample queue", [
             (f"sum(llm_safety_sample_queue_depth{{{j}}})", "depth"),
             (f"sum(llm_safety_sample_queue_capacity{{{j}}})", "capacity")]),
+        _panel("Event-loop lag (max over replicas)", [(f"max(llm_safety_event_loop_lag_seconds{{{j}}})", "lag")], "s"),
+        _panel("Adaptive sampling: rate factor (min over replicas)", [
+            (f"min(llm_safety_sample_rate_factor_ratio{{{j}}})", "factor"),
+            (f"max(llm_safety_sample_priority_shed{{{j}}})", "priority shed")], "percentunit"),
         _panel("Samples dropped by reason", [(f"sum by (reason) (rate(llm_safety_samples_dropped_total{{{j}}}[{r}]))", "{{reason}}")], "ops"),
         _panel("Proxy overhead", [
             (f"histogram_quantile(0.5, sum by (le) (rate(llm_safety_proxy_overhead_seconds_bucket{{{j}}}[{r}])))", "p50"),
