@@ -48,6 +48,7 @@ from monitor.app import Monitor, build
 from monitor.detection import Transition, budget_share
 from monitor.events import Sample, Scores
 from monitor.export.logs import configure_logging
+from monitor.export.metrics import DROP_REASONS
 from monitor.fakes.upstream import FakeUpstream
 from monitor.scoring.card import refusal_correction
 from monitor.scoring.features import hash_text, response_view
@@ -170,6 +171,7 @@ class Replay:
         self.proxy, url = await start(self.monitor.proxy_app)
         self.client = AsyncOpenAI(base_url=url + "/v1", api_key="replay", max_retries=0)
         self.sent = 0
+        self.dropped = 0
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -196,11 +198,18 @@ class Replay:
         self.sent += 1
 
     async def _settle(self) -> None:
+        """Wait until every exchange sent so far has ended: processed, or dropped with a reason."""
+        value = self.monitor.metrics.registry.get_sample_value
         for _ in range(2000):
-            if len(self.sink.samples) >= self.sent:
+            taken = value("llm_safety_samples_taken_total") or 0.0
+            ended = (value("llm_safety_samples_processed_total") or 0.0) + sum(
+                value("llm_safety_samples_dropped_total", {"reason": r}) or 0.0 for r in DROP_REASONS
+            )
+            if taken >= self.sent and ended >= taken:
+                self.dropped = int(ended - (value("llm_safety_samples_processed_total") or 0.0))
                 return
             await asyncio.sleep(0.01)
-        msg = f"the monitor scored {len(self.sink.samples)} of {self.sent} samples"
+        msg = f"the monitor ended {ended:.0f} of {self.sent} samples"
         raise RuntimeError(msg)
 
     def _note(self, alarms: dict[Any, Any]) -> None:
@@ -259,7 +268,9 @@ async def scenario(
         path = Path(tmp) / "baseline.json"
         baseline_file([table[base][p] for p in prompts], Scorer(models), path)
         overrides = {
+            # A replay must score every response: shedding under this machine's load would skip some.
             "scoring.processes": 0, "scoring.model_dir": str(models), "detection.baseline_file": str(path),
+            "sampling.adaptive.enabled": False,
             **settings,
         }  # fmt: skip
         async with Replay(table, overrides) as replay:
@@ -275,13 +286,14 @@ async def scenario(
                 after.samples += one.samples
                 after.records += one.records
             severities = replay.severities()
+            dropped = replay.dropped
             arl0 = replay.monitor.settings.detection.arl0
             fix = refusal_correction(models) if replay.monitor.settings.detection.correct_rates else None
     return {
         "base": base, "candidate": candidate, "passes": passes, "pass_size": len(prompts),
         "before": before, "after": after, "base_alarms": base_alarms,
         "alarms": {k: v for k, v in alarms.items() if isinstance(k, tuple)}, "severities": severities,
-        "arl0": arl0, "fix": fix,
+        "arl0": arl0, "fix": fix, "dropped": dropped,
     }  # fmt: skip
 
 
@@ -316,6 +328,7 @@ def report(result: dict[str, Any]) -> list[str]:
     others = sorted(k for k in result["alarms"] if k not in h0)
     lines.append(f"  other streams alarmed after the switch: {others or 'none'}")
     lines.append(f"  alarms during the base pass (false): {sorted(result['base_alarms']) or 'none'}")
+    lines.append(f"  samples dropped by the monitor (must be 0): {result['dropped']}")
     return lines
 
 
