@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from monitor.errors import SinkError
 from monitor.export.metrics import DROP_REASONS
 from monitor.fakes.upstream import FakeUpstream
 from monitor.sinks.jsonl import JsonlSink
+from monitor.sinks.memory import BlockingSink
 
 CHAT = "/v1/chat/completions"
 GOOD = {"model": "m", "messages": [{"role": "user", "content": "hello there"}]}
@@ -371,3 +373,27 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
     assert taken == processed + dropped
     assert processed == len((tmp_path / "samples.jsonl").read_text().splitlines())
     assert taken >= statuses.count(200)
+
+
+async def test_memory_held_by_copies_is_bounded(upstream, start_monitor):
+    """Behind a stuck sink, copies never exceed the queue plus one batch, each within the capture limit."""
+    _, serve = upstream
+    limits = {"sampling.queue_size": 8, "scoring.batch_size": 4, "sampling.capture_max_bytes": 65536}
+    running = await start_monitor(await serve(free_port()), **limits)
+    gate = threading.Event()
+    running.monitor.pipeline.sinks = (BlockingSink(gate),)
+    big = {"model": "m", "messages": [{"role": "user", "content": "x" * 40_000}]}
+    held: list[tuple[int, int]] = []
+    try:
+        for _ in range(6):
+            seen = await asyncio.gather(*(ask(running.url, Row("big", payload=big)) for _ in range(8)))
+            assert [one.status for one in seen] == [200] * 8
+            queued = list(running.monitor.queue.queue._queue)
+            copies = len(queued) + running.monitor.pipeline._in_flight
+            held.append((copies, max((len(getattr(w, "request_body", b"")) for w in queued), default=0)))
+    finally:
+        gate.set()
+    assert max(copies for copies, _ in held) <= 8 + 4
+    assert max(size for _, size in held) <= 65536
+    assert running.value("llm_safety_samples_dropped_total", reason="queue_full") >= 48 - 12
+    await accounted(running, at_least=48)
