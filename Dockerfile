@@ -34,8 +34,8 @@ RUN groupadd --system --gid 10001 monitor \
  && install -d -o 10001 -g 10001 /var/lib/safety-monitor
 # Same path as in the build stage, so the venv's scripts keep their interpreter.
 COPY --from=build /opt/venv /opt/venv
-# The entry point runs the CLI on uvloop's event loop; the code itself never imports uvloop, and this
-# file replaces the console script pip wrote.
+# The entry point runs the CLI on uvloop's event loop. serve and tap pick uvloop up by themselves
+# (monitor/eventloop.py); this wrapper, which replaces the console script pip wrote, covers the rest.
 COPY --chmod=755 <<'EOF' /opt/venv/bin/safety-monitor
 #!/opt/venv/bin/python
 """safety-monitor on uvloop's event loop (the image's entry point)."""

@@ -8,8 +8,8 @@ Targets, in one run, each its own process in front of the same fake upstream pro
   adaptive sampling on);
 * ``sampling 0``: nothing copied;
 * ``sampling 1, scoring``: every exchange copied and scored, adaptive sampling off;
-* ``overload`` rows: long completions (scoring costs about 20 times more per sample) with and
-  without adaptive sampling, against a pass-through carrying the same long completions.
+* ``overload`` rows: long completions (4,000 words: scoring costs about 30 times more per sample)
+  with and without adaptive sampling, against a pass-through carrying the same long completions.
 
 Placement, as in a one-core sidecar: the proxy (and the scoring worker it spawns, which inherits
 the pinning) on one core, the upstream and the load generator on the other
@@ -56,7 +56,7 @@ UPSTREAM = """
 from aiohttp import web
 from monitor.fakes.upstream import FakeUpstream, fake_reply
 WORDS = "the answer goes on to explain each step of the recipe in some detail".split()
-LONG_TEXT = " ".join(WORDS[i % len(WORDS)] for i in range(1500))
+LONG_TEXT = " ".join(WORDS[i % len(WORDS)] for i in range(4000))
 def reply(prompt):
     return LONG_TEXT if prompt.startswith({long!r}) else fake_reply(prompt)
 app = FakeUpstream(reply, chunk_delay_seconds=0.06).app()
@@ -287,10 +287,11 @@ async def measure(target: Target, seconds: float, full: bool) -> dict[str, float
     for reason in ("shed", "queue_full"):
         name = f"llm_safety_samples_dropped_total:{reason}"
         row[reason] = after.get(name, 0.0) - before.get(name, 0.0)
-    row["dropped"] = sum(v for k, v in after.items() if k.startswith("llm_safety_samples_dropped_total:"))
-    row["taken_all"] = after.get("llm_safety_samples_taken_total", 0.0)
-    row["processed_all"] = after.get("llm_safety_samples_processed_total", 0.0)
-    row["queued"] = after.get("llm_safety_sample_queue_depth", 0.0)
+    if target.admin is not None:  # one scrape, so the four readings are one consistent snapshot
+        dropped = sum(v for k, v in after.items() if k.startswith("llm_safety_samples_dropped_total:"))
+        taken = after.get("llm_safety_samples_taken_total", 0.0)
+        processed = after.get("llm_safety_samples_processed_total", 0.0)
+        row["in_flight"] = taken - processed - dropped - after.get("llm_safety_sample_queue_depth", 0.0)
     return row
 
 
@@ -414,8 +415,8 @@ def overload_table(rows: dict[str, dict[str, float]]) -> list[str]:
         f"  {'target':24}{'taken':>9}{'scored':>9}{'shed':>9}{'q_full':>9}{'taken/scored':>14}{'in fl.':>8}",
     ]
     for name, row in rows.items():
-        if row.get("taken_all"):
-            balance = row["taken_all"] - row["processed_all"] - row["dropped"] - row["queued"]
+        if "in_flight" in row:
+            balance = row["in_flight"]
             cells = [row["samples_taken_total"], row["samples_scored_total"], row["shed"], row["queue_full"]]
             overload = row["samples_taken_total"] / max(row["samples_scored_total"], 1.0)
             text = "".join(f"{c:9.0f}" for c in cells)
