@@ -21,7 +21,7 @@ from monitor.training.evaluate import binary_metrics, calibration, macro_f1, rat
 from monitor.training.linear import fit, matrix
 from monitor.training.onnx_export import export
 
-__all__ = ["example_scores", "train"]
+__all__ = ["example_scores", "refresh_rules", "train"]
 
 SEED = 20261123
 _LONG_WORDS = 30  # corruptions need room: a loop or a cut must leave a recognisable remainder
