@@ -63,7 +63,10 @@ class Shedder:
             self._shed_more()
         elif lag_seconds <= s.lag_seconds / 2 and queue_fill <= s.queue_fill / 2:
             self._shed_less()
-        if (self.factor, self.priority) != before and (self.factor in (0.0, 1.0) or self.priority):
+        # Logged when shedding starts, ends or reaches priority samples: a line per several seconds
+        # at most, since climbing back from any shedding to 1 takes recover_seconds / 2 or more.
+        started_or_ended = (before[0] == 1.0) != (self.factor == 1.0)
+        if started_or_ended or before[1] != self.priority:
             self._log.info(
                 "sampling_shed",
                 factor=self.factor,

@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from monitor.export.metrics import DROP_REASONS, Metrics
 from monitor.sampling import SampleQueue, Sampler
@@ -189,3 +190,14 @@ async def test_proxy_sheds_recovers_and_keeps_the_accounting(start_monitor, upst
     assert running.value("llm_safety_samples_dropped_total", reason="shed") == 4
     dropped = sum(running.value("llm_safety_samples_dropped_total", reason=r) for r in DROP_REASONS)
     assert running.value("llm_safety_samples_processed_total") + dropped == 8
+
+
+def test_only_start_end_and_priority_changes_are_logged():
+    """Halving steps are silent; shedding's start, priority on and off, and full recovery log a line."""
+    shedder = Shedder(AdaptiveSettings(interval_seconds=0.1, recover_seconds=0.5))
+    with capture_logs() as logs:
+        overloaded(shedder, 8)  # start, 6 silent halvings, priority on
+        for _ in range(6):
+            shedder.update(0.0, 0.0)  # priority off, then 5 steps of 0.2 back to 1
+    lines = [(e["factor"], e["priority_shed"]) for e in logs if e["event"] == "sampling_shed"]
+    assert lines == [(0.5, False), (0.0, True), (0.0, False), (1.0, False)]
