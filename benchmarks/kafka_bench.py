@@ -35,7 +35,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import aiohttp
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -46,6 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from kafka_broker import API_VERSION, VERSION, Broker, require_kafka  # noqa: E402
+from load import open_loop  # noqa: E402 - benchmarks/load.py, beside this script
 
 from monitor.events import Choice, Sample, Scores  # noqa: E402
 from monitor.export.metrics import Metrics  # noqa: E402
@@ -177,24 +177,6 @@ def bench_sink(broker: Broker, n: int) -> list[str]:
 # 2. The proxy with the sink on and off ----------------------------------------------------------
 
 
-async def open_loop(url: str, rate: float, seconds: float) -> list[float]:
-    results: list[float] = []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
-
-        async def one(scheduled: float) -> None:
-            async with session.post(url + CHAT, data=BODY) as response:
-                await response.read()
-            results.append(time.perf_counter() - scheduled)
-
-        start, tasks = time.perf_counter(), []
-        for i in range(int(rate * seconds)):
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-    return results
-
-
 def serve(
     upstream: str, broker: Broker, folder: Path, sink: bool
 ) -> tuple[subprocess.Popen[bytes], int, int]:
@@ -225,12 +207,12 @@ async def bench_proxy(broker: Broker, folder: Path, rate: float, seconds: float)
         targets = {"direct": upstream, "sink off": f"http://127.0.0.1:{off[1]}",
                    "sink on": f"http://127.0.0.1:{on[1]}"}  # fmt: skip
         for url in targets.values():
-            await open_loop(url, rate, 1.0)  # warm-up: connections, models, the topic
+            await open_loop(url + CHAT, BODY, rate, 1.0)  # warm-up: connections, models, the topic
         latencies: dict[str, list[float]] = {name: [] for name in targets}
         before = accounting(on[2])
         for _ in range(2):  # alternate, so slow drift of the shared machine hits every target
             for name, url in targets.items():
-                latencies[name] += await open_loop(url, rate, seconds / 2)
+                latencies[name] += (await open_loop(url + CHAT, BODY, rate, seconds / 2))[0]
         await asyncio.sleep(3)  # let the last events leave the buffer
         after = accounting(on[2])
     finally:

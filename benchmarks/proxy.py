@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from load import open_loop  # benchmarks/load.py, beside this script
 from prometheus_client.parser import text_string_to_metric_families
 
 CHAT = "/v1/chat/completions"
@@ -181,31 +182,6 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-async def open_loop(url: str, data: bytes, rate: float, seconds: float) -> tuple[list[float], int]:
-    """Latency of each request from its scheduled start, and how many failed."""
-    results: list[float] = []
-    errors = 0
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1024)) as session:
-
-        async def one(scheduled: float) -> None:
-            nonlocal errors
-            try:
-                async with session.post(url + CHAT, data=data) as response:
-                    await response.read()
-                    errors += response.status != 200
-            except aiohttp.ClientError:
-                errors += 1
-            results.append(time.perf_counter() - scheduled)
-
-        start, tasks = time.perf_counter(), []
-        for i in range(int(rate * seconds)):
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(scheduled)))
-        await asyncio.gather(*tasks)
-    return results, errors
-
-
 async def streams(url: str, seconds: float) -> tuple[list[float], list[float]]:
     """``STREAMS`` concurrent clients each streaming one completion after another: TTFB and total."""
     ttfb: list[float] = []
@@ -264,11 +240,11 @@ async def scrape(admin: str | None) -> dict[str, float]:
 async def measure(target: Target, seconds: float, full: bool) -> dict[str, float]:
     """One pass over a target: open-loop rates, streams (``full`` only), saturation, CPU, RSS."""
     await wait_up(target.url)
-    await open_loop(target.url, target.body, 100, 1.0)  # warm-up
+    await open_loop(target.url + CHAT, target.body, 100, 1.0)  # warm-up
     row: dict[str, float] = {"errors": 0.0}
     before = await scrape(target.admin)
     for rate in RATES:
-        latencies, errors = await open_loop(target.url, target.body, rate, seconds)
+        latencies, errors = await open_loop(target.url + CHAT, target.body, rate, seconds)
         row |= {f"p50@{rate}": pct(latencies, 50), f"p99@{rate}": pct(latencies, 99)}
         row["errors"] += errors
     if full:

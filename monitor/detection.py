@@ -93,7 +93,10 @@ _HISTORY_STRIDE = 25  # observations between two points
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One point of a stream's recent history, for the status page's charts."""
+    """One point of a stream's history, for the status page's charts and replay's plots.
+
+    At ``t``, after ``n`` observations: the estimate with its 95 % band, the baseline and the severity.
+    """
 
     n: int
     rate: float
@@ -101,6 +104,7 @@ class Point:
     high: float
     baseline: float | None
     severity: Severity
+    t: float = 0.0  # the sample's start time, seconds since the epoch
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,7 @@ class DetectorBank:
         self.excluded = {"incoherent": 0}
         self.depth: dict[tuple[str, str], RecentWindow] = {}
         self.history: dict[StreamKey, deque[Point]] = {}
+        self._t = 0.0  # the sample being observed: when it started
         self._weigher = BurstWeigher(settings.dedup_seconds)
         self._make = self._factory()
         self._log = structlog.get_logger("monitor.detection")
@@ -179,6 +184,7 @@ class DetectorBank:
         if scores is None:
             return []
         source = source_of(sample)
+        self._t = sample.started_at
         weight = self._weigher.weight(dedup_key(sample), sample.started_at)
         reason = excluded_reason(scores)
         if reason is not None:
@@ -221,7 +227,7 @@ class DetectorBank:
     def _remember(self, key: StreamKey, detector: Detector, severity: Severity) -> None:
         e = detector.estimate
         points = self.history.setdefault(key, deque(maxlen=_HISTORY_POINTS))
-        points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity))
+        points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity, self._t))
 
     def _create(self, key: StreamKey) -> Detector:
         base = self.baselines.get(key.model, key.category, key.signal) if key.source == LIVE else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from monitor.replay.command import ReplayOptions, alarm_table, parse_sets, run_replay
 from monitor.replay.plots import MATPLOTLIB_MISSING, iso, plot_name, write_index, write_plots
 from monitor.replay.records import RecordError, Records, read_records, score_missing, to_sample
-from monitor.replay.run import Alarm, Replay, Trace, TracePoint, replay
+from monitor.replay.run import Alarm, Replay, Trace, replay
 
 __all__ = [
     "MATPLOTLIB_MISSING",
@@ -20,7 +20,6 @@ __all__ = [
     "Replay",
     "ReplayOptions",
     "Trace",
-    "TracePoint",
     "alarm_table",
     "iso",
     "parse_sets",

@@ -13,31 +13,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.base import Severity
-from monitor.detection import DetectorBank, Transition
+from monitor.detection import DetectorBank, Point, Transition
 from monitor.events import Sample
 from monitor.signals import StreamKey
 
-__all__ = ["Alarm", "Replay", "Trace", "TracePoint", "replay"]
-
-
-@dataclass(frozen=True, slots=True)
-class TracePoint:
-    """One stream at one moment: the estimate with its 95 % band, the baseline and the severity."""
-
-    t: float
-    n: int
-    rate: float
-    low: float
-    high: float
-    baseline: float | None
-    severity: Severity
+__all__ = ["Alarm", "Replay", "Trace", "replay"]
 
 
 @dataclass(slots=True)
 class Trace:
     """A stream's history over the replay."""
 
-    points: list[TracePoint] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
 
     def time_of(self, n: int) -> float | None:
         """When the stream had seen ``n`` observations (the first recorded point at or after it)."""
@@ -81,7 +68,7 @@ def _record(bank: DetectorBank, result: Replay, t: float, keys: Iterable[StreamK
         if trace.points and trace.points[-1].n == d.n:
             continue
         e = d.estimate
-        trace.points.append(TracePoint(t, d.n, e.rate, e.low, e.high, d.baseline_rate, d.severity))
+        trace.points.append(Point(d.n, e.rate, e.low, e.high, d.baseline_rate, d.severity, t))
 
 
 def _alarm(bank: DetectorBank, result: Replay, t: float, change: Transition) -> Alarm:
