@@ -31,6 +31,8 @@ from services import free_port, wait_ready, webhook_receiver
 from monitor.errors import SinkError
 from monitor.export.metrics import DROP_REASONS
 from monitor.fakes.upstream import FakeUpstream
+from monitor.scoring.runner import ProcessScoring
+from monitor.scoring.scorer import MODEL_DIR
 from monitor.sinks.jsonl import JsonlSink
 from monitor.sinks.memory import BlockingSink
 
@@ -329,6 +331,16 @@ async def test_scoring_worker_killed(upstream, start_monitor):
     await accounted(running, at_least=5)
 
 
+async def test_closing_scoring_leaves_no_worker_behind():
+    """close() ends every worker process, even one that would not read its stop message in time."""
+    scoring = ProcessScoring(MODEL_DIR, processes=1)
+    await scoring.score(["hello"], ["hi there"], [None])
+    [worker] = scoring._pool._processes.values()
+    os.kill(worker.pid, signal.SIGSTOP)  # a worker that cannot run, as one starved of CPU
+    await asyncio.to_thread(scoring.close)
+    assert not worker.is_alive()
+
+
 async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
     """SIGTERM while clients keep sending: no client sees an error of ours, and every sample is accounted."""
     _, serve = upstream
@@ -336,7 +348,9 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
     port, admin = free_port(), free_port()
     command = [sys.executable, "-m", "monitor", "serve", "--upstream", url, "--port", str(port),
                "--admin-port", str(admin), "--sample-log", str(tmp_path / "samples.jsonl")]  # fmt: skip
-    process = await asyncio.create_subprocess_exec(*command, stderr=asyncio.subprocess.PIPE)
+    # A file, not a pipe: reading a pipe to EOF would wait for anything that inherited it.
+    log = (tmp_path / "serve.log").open("wb")
+    process = await asyncio.create_subprocess_exec(*command, stderr=log)
     try:
         await wait_ready(f"http://127.0.0.1:{admin}/readyz")
         stop, terminating = asyncio.Event(), asyncio.Event()
@@ -360,8 +374,10 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
         assert await asyncio.wait_for(process.wait(), WAIT) == 0
         stop.set()
         await asyncio.gather(*clients)
-        stderr = (await process.stderr.read()).decode() if process.stderr else ""
+        log.close()
+        stderr = (tmp_path / "serve.log").read_text(encoding="utf-8")
     finally:
+        log.close()
         if process.returncode is None:
             process.kill()
             await process.wait()

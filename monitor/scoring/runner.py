@@ -11,6 +11,7 @@ import contextlib
 import functools
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -23,6 +24,7 @@ from monitor.scoring.scorer import Scorer
 
 __all__ = ["ProcessScoring", "Scoring", "ThreadScoring"]
 
+_EXIT_SECONDS = 3.0  # how long close() lets the workers finish before killing them
 _WORKER_NICENESS = 10  # below the proxy: a shared core serves traffic first
 
 Timings = dict[str, float]
@@ -121,8 +123,20 @@ class ProcessScoring:
             raise ClassifierError(msg) from exc
 
     def close(self) -> None:
-        """Stop the workers."""
+        """Stop the workers; one still there after a few seconds is killed, never left behind.
+
+        ``shutdown(wait=False)`` alone can orphan a worker: one that runs at idle priority on a busy
+        machine may not read its stop message before this process exits, and then lives on (found in
+        CI: a worker, and its resource tracker, outliving ``serve`` by minutes).
+        """
+        workers = list(self._pool._processes.values())  # noqa: SLF001 - the executor keeps no public handle
         self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + _EXIT_SECONDS
+        for worker in workers:
+            worker.join(max(deadline - time.monotonic(), 0.0))
+            if worker.is_alive():
+                worker.kill()
+                worker.join(1.0)
 
 
 def _warm(model_dir: str) -> None:
