@@ -149,19 +149,26 @@ def canary_settings(upstream: str, suite: Path, **extra):
     return load_settings(environ={}, overrides=overrides)
 
 
-async def test_a_round_sends_per_round_probes_with_header_model_and_fixed_parameters(
-    tmp_path, fake, upstream_url
-):
-    """One round sends ``per_round`` chat requests with the canary header, the model and fixed sampling."""
-    settings = canary_settings(upstream_url, write_suite(tmp_path / "s.jsonl"), **{"canary.per_round": 4})
+async def one_round(settings) -> tuple[int, Metrics, SampleQueue, CanarySource]:
+    """Run one round of a fresh, unscheduled source: what it sent, and what it counted and queued."""
     metrics = Metrics(CollectorRegistry())
     queue = SampleQueue(100, metrics)
     source = CanarySource(settings, queue, metrics, random.Random(1))
     await source.start(scheduled=False)
     try:
-        assert await source.run_round() == 4
+        sent = await source.run_round()
     finally:
         await source.stop()
+    return sent, metrics, queue, source
+
+
+async def test_a_round_sends_per_round_probes_with_header_model_and_fixed_parameters(
+    tmp_path, fake, upstream_url
+):
+    """One round sends ``per_round`` chat requests with the canary header, the model and fixed sampling."""
+    settings = canary_settings(upstream_url, write_suite(tmp_path / "s.jsonl"), **{"canary.per_round": 4})
+    sent, metrics, queue, source = await one_round(settings)
+    assert sent == 4
     assert len(fake.received) == 4
     for path, headers, body in fake.received:
         request = json.loads(body)
@@ -225,13 +232,8 @@ async def test_budget_stops_probes_and_counts_them_skipped(tmp_path, fake, upstr
     settings = canary_settings(
         upstream_url, write_suite(tmp_path / "s.jsonl"), **{"canary.budget_per_hour": 5}
     )
-    metrics = Metrics(CollectorRegistry())
-    source = CanarySource(settings, SampleQueue(100, metrics), metrics, random.Random(1))
-    await source.start(scheduled=False)
-    try:
-        assert await source.run_round() == 5
-    finally:
-        await source.stop()
+    sent, metrics, _, _ = await one_round(settings)
+    assert sent == 5
     assert len(fake.received) == 5
     assert metrics.registry.get_sample_value("llm_safety_canary_probes_skipped_total") == 1
 
@@ -241,14 +243,8 @@ async def test_failed_probes_are_counted_by_reason(tmp_path):
     settings = canary_settings(
         "http://127.0.0.1:9", write_suite(tmp_path / "s.jsonl"), **{"canary.per_round": 2}
     )
-    metrics = Metrics(CollectorRegistry())
-    queue = SampleQueue(100, metrics)
-    source = CanarySource(settings, queue, metrics, random.Random(1))
-    await source.start(scheduled=False)
-    try:
-        assert await source.run_round() == 0
-    finally:
-        await source.stop()
+    sent, metrics, queue, _ = await one_round(settings)
+    assert sent == 0
     failed = metrics.registry.get_sample_value(
         "llm_safety_canary_probes_failed_total", {"reason": "upstream_connect"}
     )
