@@ -32,11 +32,9 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[1]
 # The root first: tests/ (for its broker launcher) has folders named like our packages. (The script
@@ -46,6 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
 from kafka_broker import API_VERSION, VERSION, Broker, require_kafka  # noqa: E402
 from load import open_loop  # noqa: E402 - benchmarks/load.py, beside this script
+from services import scrape  # noqa: E402
 
 from monitor.events import Choice, Sample, Scores  # noqa: E402
 from monitor.export.metrics import Metrics  # noqa: E402
@@ -79,16 +78,6 @@ def free_port() -> int:
 
 def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 10) - 1] if len(values) > 1 else float("nan")
-
-
-def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def value(port: int, name: str, **labels: str) -> float:

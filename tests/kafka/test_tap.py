@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from kafka_broker import API_VERSION, free_port, kafka_settings, publish, read_topic
 from prometheus_client import CollectorRegistry
-from prometheus_client.parser import text_string_to_metric_families
+from services import scrape
 
 from monitor.app import build
 from monitor.demo import DEMO_PROMPTS, DemoModel
@@ -132,18 +132,6 @@ def log_records(model: str, start: int, count: int, comply: bool) -> list[tuple[
         record = {"model": model, "prompt": f"{text} ({n})", "response": response, "timestamp": 1.7e9 + n}
         out.append((model, record | {"request_id": f"{model}-{n}"}))
     return out
-
-
-def scrape(port: int) -> dict[tuple, float]:
-    import urllib.request  # noqa: PLC0415
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 def value(metrics: dict, name: str, **labels) -> float:
