@@ -48,7 +48,6 @@ from monitor.app import Monitor, build
 from monitor.detection import Transition, budget_share
 from monitor.events import Sample, Scores
 from monitor.export.logs import configure_logging
-from monitor.export.metrics import DROP_REASONS
 from monitor.fakes.upstream import FakeUpstream
 from monitor.scoring.card import refusal_correction
 from monitor.scoring.features import hash_text, response_view
@@ -199,17 +198,14 @@ class Replay:
 
     async def _settle(self) -> None:
         """Wait until every exchange sent so far has ended: processed, or dropped with a reason."""
-        value = self.monitor.metrics.registry.get_sample_value
         for _ in range(2000):
-            taken = value("llm_safety_samples_taken_total") or 0.0
-            ended = (value("llm_safety_samples_processed_total") or 0.0) + sum(
-                value("llm_safety_samples_dropped_total", {"reason": r}) or 0.0 for r in DROP_REASONS
-            )
-            if taken >= self.sent and ended >= taken:
-                self.dropped = int(ended - (value("llm_safety_samples_processed_total") or 0.0))
+            ledger = self.monitor.metrics.accounting()
+            taken, processed = ledger["samples_taken"], ledger["samples_processed"]
+            if taken >= self.sent and processed + ledger["samples_dropped"] >= taken:
+                self.dropped = int(ledger["samples_dropped"])
                 return
             await asyncio.sleep(0.01)
-        msg = f"the monitor ended {ended:.0f} of {self.sent} samples"
+        msg = f"the monitor ended {processed + ledger['samples_dropped']:.0f} of {self.sent} samples"
         raise RuntimeError(msg)
 
     def _note(self, alarms: dict[Any, Any]) -> None:

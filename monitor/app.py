@@ -20,7 +20,7 @@ from monitor.checkpoint import restore, save, write_state
 from monitor.detection import DetectorBank, bank_from_settings
 from monitor.errors import ConfigError
 from monitor.export.alerts import AlertmanagerSink, AlertSink, Notifier, WebhookSink
-from monitor.export.metrics import DROP_REASONS, DetectorCollector, Metrics
+from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue
@@ -275,13 +275,4 @@ async def serve(
     finally:
         await proxy_runner.cleanup()
         await admin_runner.cleanup()
-    log.info("monitor_stopped", **_accounting(monitor.metrics))
-
-
-def _accounting(metrics: Metrics) -> dict[str, float]:
-    """The identity every exchange obeys, for the last log line: taken = processed + dropped."""
-    value = metrics.registry.get_sample_value
-    taken = value("llm_safety_samples_taken_total") or 0.0
-    processed = value("llm_safety_samples_processed_total") or 0.0
-    dropped = sum(value("llm_safety_samples_dropped_total", {"reason": r}) or 0.0 for r in DROP_REASONS)
-    return {"samples_taken": taken, "samples_processed": processed, "samples_dropped": dropped}
+    log.info("monitor_stopped", **monitor.metrics.accounting())

@@ -532,6 +532,17 @@ class Metrics:
         self.dropped_by_reason[reason].inc()
         self.drop_log.count(reason)
 
+    def accounting(self) -> dict[str, float]:
+        """The identity every sampled exchange obeys: ``samples_taken = processed + dropped``."""
+        value = self.registry.get_sample_value
+        return {
+            "samples_taken": value("llm_safety_samples_taken_total") or 0.0,
+            "samples_processed": value("llm_safety_samples_processed_total") or 0.0,
+            "samples_dropped": sum(
+                value("llm_safety_samples_dropped_total", {"reason": r}) or 0.0 for r in DROP_REASONS
+            ),
+        }
+
     def watch_queue(self, depth: Callable[[], int], capacity: int) -> None:
         """Report the queue's depth at scrape time, so the hot path never updates a gauge for it."""
         self.queue_depth.set_function(depth)
