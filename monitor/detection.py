@@ -34,7 +34,7 @@ from detectors import Baseline, BaselineFile, BurstWeigher, Detector, Method, fr
 from detectors.base import Severity
 from detectors.correction import Correction
 from detectors.window import RecentWindow
-from monitor.events import Sample
+from monitor.events import Sample, Scores
 from monitor.scoring.card import refusal_correction
 from monitor.scoring.depth import compliance_depth
 from monitor.settings import DetectionSettings, Settings
@@ -148,7 +148,6 @@ class DetectorBank:
         self.excluded = {"incoherent": 0}
         self.depth: dict[tuple[str, str], RecentWindow] = {}
         self.history: dict[StreamKey, deque[Point]] = {}
-        self._t = 0.0  # the sample being observed: when it started
         self._weigher = BurstWeigher(settings.dedup_seconds)
         self._make = self._factory()
         self._log = structlog.get_logger("monitor.detection")
@@ -183,34 +182,32 @@ class DetectorBank:
         scores = judged(sample)
         if scores is None:
             return []
-        source = source_of(sample)
-        self._t = sample.started_at
-        weight = self._weigher.weight(dedup_key(sample), sample.started_at)
+        source, t = source_of(sample), sample.started_at
+        weight = self._weigher.weight(dedup_key(sample), t)
         reason = excluded_reason(scores)
         if reason is not None:
             self.excluded[reason] += 1
         elif scores.refusal_prob < 0.5 and source == LIVE:  # noqa: PLR2004 - an answer: how thorough?
-            self._depth(sample, scores.harmful_prob)
+            self._depth(sample.model, sample.completion, scores)
         changes = [
-            self._feed(StreamKey(sample.model, o.category, o.signal, source), o.x, o.weight)
+            self._feed(StreamKey(sample.model, o.category, o.signal, source), o.x, o.weight, t)
             for o in route(scores, weight)
         ]
         return [c for c in changes if c is not None]
 
-    def _depth(self, sample: Sample, harmful: float) -> None:
-        depth = compliance_depth(sample.completion)
-        assert sample.scores is not None  # noqa: S101 - observe checked it
-        for name, p in (*sample.scores.category_probs, (POOLED, harmful)):
+    def _depth(self, model: str, completion: str, scores: Scores) -> None:
+        depth = compliance_depth(completion)
+        for name, p in (*scores.category_probs, (POOLED, scores.harmful_prob)):
             if name in HARM_CATEGORIES or name == POOLED:
-                self.depth.setdefault((sample.model, name), RecentWindow(_DEPTH_WINDOW)).add(depth, p)
+                self.depth.setdefault((model, name), RecentWindow(_DEPTH_WINDOW)).add(depth, p)
 
-    def _feed(self, key: StreamKey, x: float, weight: float) -> Transition | None:
+    def _feed(self, key: StreamKey, x: float, weight: float, t: float) -> Transition | None:
         detector = self.detectors.get(key) or self._create(key)
         before = detector.severity
         detector.update(x, weight)
         after = detector.severity
         if detector.n % _HISTORY_STRIDE == 0 or after != before:
-            self._remember(key, detector, after)
+            self._remember(key, detector, after, t)
         if after == before:
             return None
         self._log.warning(
@@ -224,10 +221,10 @@ class DetectorBank:
         )
         return Transition(key, after, before)
 
-    def _remember(self, key: StreamKey, detector: Detector, severity: Severity) -> None:
+    def _remember(self, key: StreamKey, detector: Detector, severity: Severity, t: float) -> None:
         e = detector.estimate
         points = self.history.setdefault(key, deque(maxlen=_HISTORY_POINTS))
-        points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity, self._t))
+        points.append(Point(detector.n, e.rate, e.low, e.high, detector.baseline_rate, severity, t))
 
     def _create(self, key: StreamKey) -> Detector:
         base = self.baselines.get(key.model, key.category, key.signal) if key.source == LIVE else None
@@ -270,6 +267,4 @@ class DetectorBank:
                 raise ValueError(msg)
             restored[key] = from_state(entry["state"])
         self.detectors = restored
-        self.excluded = {k: int(v) for k, v in data.get("excluded", {}).items()} | {
-            k: v for k, v in self.excluded.items() if k not in data.get("excluded", {})
-        }
+        self.excluded |= {k: int(v) for k, v in data.get("excluded", {}).items()}
