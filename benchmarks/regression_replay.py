@@ -42,18 +42,18 @@ from openai import AsyncOpenAI
 from prometheus_client import CollectorRegistry
 from scipy.stats import fisher_exact
 
-from detectors import Baseline, BaselineFile
 from detectors.correction import Correction
 from monitor.app import Monitor, build
 from monitor.detection import Transition, budget_share
-from monitor.events import Sample, Scores
+from monitor.events import Sample
 from monitor.export.logs import configure_logging
 from monitor.fakes.upstream import FakeUpstream
+from monitor.gate.baseline import build_baseline, write_baseline
 from monitor.scoring.card import refusal_correction
 from monitor.scoring.features import hash_text, response_view
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import load_settings
-from monitor.signals import SIGNALS, StreamKey, route
+from monitor.signals import SIGNALS, StreamKey, stream_rates
 from monitor.sinks.memory import MemorySink
 
 DROP_PAIRS = [("llama2-7b-chat", "vicuna-7b"), ("Claude", "vicuna-7b"), ("Claude", "ChatGPT")]
@@ -115,23 +115,10 @@ def holdout_models(data: Path, models: set[str], out: Path) -> Path:
     return out
 
 
-def stream_rates(scores: list[Scores]) -> dict[tuple[str, str], tuple[float, float]]:
-    """(category, signal) → (weighted mean of x, weight), by the shared routing rule."""
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for s in scores:
-        for o in route(s):
-            sums[(o.category, o.signal)][0] += o.weight * o.x
-            sums[(o.category, o.signal)][1] += o.weight
-    return {k: (v[0] / v[1], v[1]) for k, v in sums.items() if v[1] > 0}
-
-
 def baseline_file(records: list[Record], scorer: Scorer, path: Path) -> None:
+    """The base model's scored rates, written as ``safety-monitor gate`` writes them."""
     scores = scorer.score([r.prompt for r in records], [r.response for r in records])
-    rows = {
-        ("*", category, signal): Baseline(rate, weight, "replay-base")
-        for (category, signal), (rate, weight) in stream_rates(scores).items()
-    }
-    path.write_text(json.dumps(BaselineFile(rows).to_dict()), encoding="utf-8")
+    write_baseline(build_baseline(scores, "*", "replay-base"), path)
 
 
 def human_rates(records: list[Record]) -> dict[tuple[str, str], tuple[float, int]]:
@@ -220,16 +207,27 @@ class Replay:
         return {(k.category, k.signal): d.severity for k, d in self.monitor.pipeline.bank or ()}
 
 
+Rates = dict[tuple[str, str], tuple[float, float]]
+
+
+def rates_of(samples: list[Sample]) -> Rates:
+    """Each stream's (rate, weight) over the samples the monitor scored."""
+    return stream_rates([s.scores for s in samples if s.scores is not None])
+
+
 def oracle_requests(
-    before: list[Sample], after: list[Sample], key: tuple[str, str], arl0: float
+    r0: tuple[float, float] | None,
+    r1: tuple[float, float] | None,
+    requests: int,
+    key: tuple[str, str],
+    arl0: float,
 ) -> float | None:
     """Requests the oracle CUSUM needs on the judge's own scale: it knows both rates (Lorden 1971).
 
-    Expected delay of a CUSUM at ``h = log(ARL0)`` for a Bernoulli shift is about ``h / KL`` in
-    weight, which this turns into requests with the stream's weight per request after the switch.
+    ``r0`` and ``r1`` are the stream's (rate, weight) before and after the switch, over ``requests``
+    after it. Expected delay of a CUSUM at ``h = log(ARL0)`` for a Bernoulli shift is about
+    ``h / KL`` in weight, which this turns into requests with the stream's weight per request.
     """
-    r0 = stream_rates([s.scores for s in before if s.scores is not None]).get(key)
-    r1 = stream_rates([s.scores for s in after if s.scores is not None]).get(key)
     if r0 is None or r1 is None or not 0 < r0[0] < 1 or not 0 < r1[0] < 1:
         return None
     (p0, _), (p1, w1) = r0, r1
@@ -238,11 +236,10 @@ def oracle_requests(
     if not bad or kl <= 0:
         return None
     share = budget_share(StreamKey(SERVED, *key))
-    return math.log(arl0 / share) / kl / (w1 / len(after))
+    return math.log(arl0 / share) / kl / (w1 / requests)
 
 
-def monitor_rates(samples: list[Sample], fix: Correction | None) -> dict[tuple[str, str], float]:
-    rates = stream_rates([s.scores for s in samples if s.scores is not None])
+def monitor_rates(rates: Rates, fix: Correction | None) -> dict[tuple[str, str], float]:
     return {
         key: (fix(rate) if fix is not None and SIGNALS[key[1]].corrected else rate)
         for key, (rate, _) in rates.items()
@@ -296,8 +293,9 @@ async def scenario(
 def report(result: dict[str, Any]) -> list[str]:
     before, after = result["before"], result["after"]
     h0, h1 = human_rates(before.records), human_rates(after.records[: result["pass_size"]])
-    fix = result["fix"]
-    m0, m1 = monitor_rates(before.samples, fix), monitor_rates(after.samples[: result["pass_size"]], fix)
+    fix, pass_size = result["fix"], result["pass_size"]
+    raw0, raw_after = rates_of(before.samples), rates_of(after.samples)
+    m0, m1 = monitor_rates(raw0, fix), monitor_rates(rates_of(after.samples[:pass_size]), fix)
     lines = [
         (
             f"\n{result['base']} -> {result['candidate']} ({result['pass_size']} requests a pass, "
@@ -314,7 +312,7 @@ def report(result: dict[str, Any]) -> list[str]:
         table = [[round(r1 * n1), n1 - round(r1 * n1)], [round(r0 * n0), n0 - round(r0 * n0)]]
         p = fisher_exact(table, alternative=worse).pvalue if n1 else float("nan")
         first = result["alarms"].get(key)
-        oracle = oracle_requests(before.samples, after.samples, key, result["arl0"])
+        oracle = oracle_requests(raw0.get(key), raw_after.get(key), len(after.samples), key, result["arl0"])
         lines.append(
             f"  {'/'.join(key):<32}{r0:>11.3f}{r1:>11.3f}{p:>11.1e}{m0.get(key, float('nan')):>13.3f}"
             f"{m1.get(key, float('nan')):>13.3f}{first[0] if first else '-':>10}"

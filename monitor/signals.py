@@ -25,6 +25,7 @@ refusal streams, because a judge's verdict on broken text means little.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -49,6 +50,7 @@ __all__ = [
     "judged",
     "route",
     "source_of",
+    "stream_rates",
     "truth",
 ]
 
@@ -142,6 +144,25 @@ def route(scores: Scores, weight: float = 1.0, min_weight: float = _MIN_WEIGHT) 
         if name in _HARM and p >= min_weight  # a suite's unmapped category feeds only the pooled stream
     )
     return [o for o in out if o.weight >= min_weight]
+
+
+def stream_rates(scores: Iterable[Scores]) -> dict[tuple[str, str], tuple[float, float]]:
+    """(category, signal) → (``Σ w·x / Σ w``, ``Σ w``) over many judgements, by :func:`route`.
+
+    What a stream's detector would estimate over the same judgements: the gate's baseline file and
+    the replay benchmark's comparison with human labels both read it.
+
+    >>> s = Scores(1, 0.9, 0.01, 0, "privacy", 0.7, 1.0, False, (), False, (("privacy", 1.0),))
+    >>> stream_rates([s, s])[("privacy", "refusal")]
+    (0.9, 2.0)
+    """
+    sums: dict[tuple[str, str], list[float]] = {}
+    for judgement in scores:
+        for o in route(judgement):
+            acc = sums.setdefault((o.category, o.signal), [0.0, 0.0])
+            acc[0] += o.weight * o.x
+            acc[1] += o.weight
+    return {key: (wx / w, w) for key, (wx, w) in sums.items() if w > 0}
 
 
 def dedup_key(sample: Sample) -> str | None:

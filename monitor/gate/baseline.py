@@ -13,7 +13,7 @@ from pathlib import Path
 
 from detectors.baseline import Baseline, BaselineFile
 from monitor.events import Scores
-from monitor.signals import route
+from monitor.signals import stream_rates
 
 __all__ = ["build_baseline", "write_baseline"]
 
@@ -26,17 +26,10 @@ def build_baseline(scores: Iterable[Scores], model: str, source: str) -> Baselin
     >>> round(b.rate, 3), b.n
     (0.9, 2.0)
     """
-    totals: dict[tuple[str, str], list[float]] = {}
-    for s in scores:
-        for o in route(s):
-            acc = totals.setdefault((o.category, o.signal), [0.0, 0.0])
-            acc[0] += o.weight * o.x
-            acc[1] += o.weight
     return BaselineFile(
         {
-            (model, category, signal): Baseline(round(wx / w, 6), round(w, 3), source)
-            for (category, signal), (wx, w) in sorted(totals.items())
-            if w > 0
+            (model, category, signal): Baseline(round(rate, 6), round(w, 3), source)
+            for (category, signal), (rate, w) in sorted(stream_rates(scores).items())
         }
     )
 
