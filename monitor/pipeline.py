@@ -125,8 +125,10 @@ class Pipeline:
         else:
             while not self.queue.empty() and time.monotonic() < deadline:
                 batch = [self.queue.get_nowait() for _ in range(min(self.batch_size, self.queue.qsize()))]
+                self._in_flight = len(batch)  # a batch cut off by the deadline is counted below
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._process(batch), max(deadline - time.monotonic(), 0.001))
+                    self._in_flight = 0
         left = self.queue.qsize() + self._in_flight
         if left:
             self.metrics.samples_dropped.labels(MonitorError.reason).inc(left)
