@@ -23,7 +23,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from monitor.scoring.features import hash_text, response_view
-from monitor.training import train as t
+from monitor.training import refusal, splits
 from monitor.training.data import load
 from monitor.training.linear import fit, matrix
 
@@ -38,9 +38,9 @@ def main() -> None:
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     ds = load(args.data, "refusal")
-    y, groups = np.array(ds.column("refusal")), t._groups(ds)
+    y, groups = np.array(ds.column("refusal")), splits.groups(ds)
     models = np.array(ds.column("model"))
-    fold = t._folds(groups, 3)[0]
+    fold = splits.folds(groups, 3)[0]
     for held in sorted(set(models)):
         path = args.cache / f"{held}.npz"
         if not path.exists():
@@ -56,7 +56,7 @@ def _fold(ds, y, groups, train, test) -> dict[str, np.ndarray]:  # noqa: ANN001
 
     rows = ds.records
     x = matrix([response_view(hash_text(r["prompt"] or ""), hash_text(r["response"] or "")) for r in rows])
-    linear = fit(x[train], y[train], groups[train], t._C["refusal"]).predict_proba(x[test])
+    linear = fit(x[train], y[train], groups[train], refusal.C).predict_proba(x[test])
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(get_model_path())
     model = AutoModelForSequenceClassification.from_pretrained(get_model_path(), num_labels=2)

@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-import numpy as np
 import yaml
 from aiohttp import web
 from openai import AsyncOpenAI
@@ -50,7 +49,6 @@ from monitor.export.logs import configure_logging
 from monitor.fakes.upstream import FakeUpstream
 from monitor.gate.baseline import build_baseline, write_baseline
 from monitor.scoring.card import refusal_correction
-from monitor.scoring.features import hash_text, response_view
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import load_settings
 from monitor.signals import SIGNALS, StreamKey, stream_rates
@@ -100,18 +98,14 @@ def holdout_models(data: Path, models: set[str], out: Path) -> Path:
     The harm-category model keeps its training (the prompts are shared by every model).
     """
     from monitor.training.data import Dataset, load  # noqa: PLC0415 - the `train` extra
-    from monitor.training.linear import fit, matrix  # noqa: PLC0415
     from monitor.training.onnx_export import export  # noqa: PLC0415
-    from monitor.training.train import _C, _groups  # noqa: PLC0415
+    from monitor.training.refusal import fit_refusal  # noqa: PLC0415
 
     records = [r for r in load(data, "refusal").records if r["source"] in SHIPPED_REFUSAL_SOURCES]
-    ds = Dataset(records)
-    x = matrix([response_view(hash_text(r["prompt"] or ""), hash_text(r["response"] or "")) for r in records])
-    y, groups = np.array(ds.column("refusal")), _groups(ds)
-    train = np.array([r["model"] not in models for r in records])
     for path in MODEL_DIR.iterdir():
         shutil.copy(path, out / path.name)
-    export(fit(x[train], y[train], groups[train], _C["refusal"], 0), out / "refusal.onnx", "refusal")
+    held_in = Dataset([r for r in records if r["model"] not in models])
+    export(fit_refusal(held_in, 0), out / "refusal.onnx", "refusal")
     return out
 
 

@@ -59,9 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data", type=Path, default=Path("../shared/data"), help="the shared data folder")
     train.add_argument("--out", type=Path, default=Path("monitor/models"), help="where models and card go")
     train.add_argument(
+        "--only",
+        type=lambda value: [v.strip() for v in value.split(",") if v.strip()],
+        default=None,
+        help="rebuild only these card sections (refusal, toxicity, harm_category, incoherence), "
+        "comma-separated; the others keep the committed card",
+    )
+    train.add_argument(
         "--rules-only",
         action="store_true",
-        help="re-measure only the degeneracy rules and rewrite that section of the card; models untouched",
+        help="the same as --only incoherence: re-measure the degeneracy rules; models untouched",
     )
 
     demo = commands.add_parser("demo", help="run a fake model server, the proxy and a traffic generator")
@@ -224,13 +231,16 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from monitor.training.train import refresh_rules, train  # noqa: PLC0415
+    from monitor.training.train import TASKS, train  # noqa: PLC0415
 
     if not args.data.is_dir():
         print(f"safety-monitor train: --data {args.data} is not a folder", file=sys.stderr)
         return 2
-    run = refresh_rules if args.rules_only else train
-    run(args.data, args.out, log=lambda message: print(message, file=sys.stderr))
+    only = ["incoherence"] if args.rules_only else args.only
+    if only is not None and not set(only) <= set(TASKS):
+        print(f"safety-monitor train: --only takes {', '.join(TASKS)}", file=sys.stderr)
+        return 2
+    train(args.data, args.out, only, log=lambda message: print(message, file=sys.stderr))
     return 0
 
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LICENCES", "TRAIN_COMMAND", "write_card"]
+__all__ = ["LICENCES", "TRAIN_COMMAND", "Render", "reliability", "table", "write_card"]
+
+# A section's Markdown from its part of the card; each model's module renders its own.
+Render = Callable[[dict[str, Any]], list[str]]
 
 TRAIN_COMMAND = "safety-monitor train --data ../shared/data --out monitor/models"
 
@@ -33,14 +37,15 @@ LICENCES = {
 }
 
 
-def write_card(card: dict[str, Any], out: Path) -> None:
-    """Write ``model_card.json`` and ``model_card.md`` into ``out``."""
+def write_card(card: dict[str, Any], out: Path, sections: Sequence[tuple[str, Render]]) -> None:
+    """Write ``model_card.json`` and ``model_card.md`` into ``out``; ``sections`` name card keys in order."""
     card = card | {"train_command": TRAIN_COMMAND, "licences": LICENCES}
     (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out / "model_card.md").write_text(_markdown(card), encoding="utf-8")
+    (out / "model_card.md").write_text(_markdown(card, sections), encoding="utf-8")
 
 
-def _table(rows: dict[str, dict[str, Any]], columns: tuple[str, ...], key: str = "held out") -> list[str]:
+def table(rows: dict[str, dict[str, Any]], columns: tuple[str, ...], key: str = "held out") -> list[str]:
+    """A Markdown table: one row per name, one column per metric."""
     lines = [f"| {key} | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [
         f"| {name} | " + " | ".join(str(m.get(c, "")) for c in columns) + " |" for name, m in rows.items()
@@ -48,20 +53,15 @@ def _table(rows: dict[str, dict[str, Any]], columns: tuple[str, ...], key: str =
     return lines
 
 
-def _reliability(calibration: dict[str, Any]) -> list[str]:
+def reliability(calibration: dict[str, Any]) -> list[str]:
+    """ECE and the reliability table."""
     lines = [f"ECE = {calibration['ece']}", "", "| bin | n | mean prob | observed |", "|---|---|---|---|"]
     return lines + [
         f"| {r['bin']} | {r['n']} | {r['mean_prob']} | {r['observed']} |" for r in calibration["reliability"]
     ]
 
 
-def _markdown(card: dict[str, Any]) -> str:
-    refusal, toxicity, category, degenerate = (
-        card["refusal"],
-        card["toxicity"],
-        card["harm_category"],
-        card["incoherence"],
-    )
+def _markdown(card: dict[str, Any], sections: Sequence[tuple[str, Render]]) -> str:
     lines = [
         "# Model card: llm-safety-monitor classifiers",
         "",
@@ -84,75 +84,10 @@ def _markdown(card: dict[str, Any]) -> str:
         "",
         *(f"- **{k}**: {v}" for k, v in card["label_mapping"].items()),
         "",
-        "## Refusal",
-        "",
-        "Leave one model out (the model's responses held out, and their prompts' folds too):",
-        "",
-        *_table(refusal["leave_one_model_out"], ("n", "accuracy", "f1", "auroc")),
-        "",
-        f"Pooled over held-out models: {refusal['pooled_lomo']}",
-        "",
-        "Leave one source out:",
-        "",
-        *_table(refusal["leave_one_source_out"], ("n", "accuracy", "f1", "auroc")),
-        "",
-        "Where the leave-one-model-out errors are, by the source's own label (Do-Not-Answer's actions 1",
-        "and 4 are soft refusals and count as refusals; 2, 3 and 5 are answers):",
-        "",
-        *_table(refusal["lomo_by_original_label"], ("n", "accuracy"), "original label"),
-        "",
-        "Calibration on the pooled leave-one-model-out predictions:",
-        "",
-        *_reliability(refusal["calibration_lomo"]),
-        "",
-        "## Toxicity",
-        "",
-        f"Held-out (grouped 20 %): {toxicity['held_out']}",
-        "",
-        *_table(toxicity["leave_one_source_out"], ("n", "accuracy", "f1", "auroc")),
-        "",
-        *_reliability(toxicity["calibration_held_out"]),
-        "",
-        "## Harm category (10 classes)",
-        "",
-        f"Leave one source out, pooled: macro-F1 {category['leave_one_source_out']['macro_f1']},",
-        f"harmful-vs-benign AUROC {category['leave_one_source_out']['harmful_auroc']}.",
-        "The pooled AUROC mixes scores from models trained without different sources, so the fold",
-        "that removes most benign data (Alpaca) ranks benign prompts high. A grouped 20 % slice that no",
-        "fold trains on separates the two questions: `auroc_vs_unseen` ranks each held-out source against",
-        "the other class (its own and the slice's benign prompts, or the slice's harmful ones for a",
-        f"benign-only source); mean {category['leave_one_source_out']['mean_auroc_vs_unseen']}.",
-        "The shares show where generalisation fails: at the 0.5 threshold, and in the category among",
-        "harmful prompts.",
-        "",
-        *_table(
-            category["leave_one_source_out"]["per_source"],
-            (
-                "n",
-                "benign_flagged_harmful",
-                "harmful_detected",
-                "harmful_category_accuracy",
-                "auroc_vs_unseen",
-            ),
-        ),
-        "",
-        f"Class support: {category['leave_one_source_out']['per_class_support']}",
-        "",
-        f"Held-out (grouped 20 %) macro-F1: {category['held_out']['macro_f1']}; top-class calibration:",
-        "",
-        *_reliability(category["held_out"]["calibration"]),
-        "",
-        "## Incoherence (rules)",
-        "",
-        f"Recall on degenerate outputs generated from real responses: {degenerate['recall']}",
-        f"(overall {degenerate['recall_overall']});",
-        f"false positives on {degenerate['n_real']} real responses:",
-        f"{degenerate['false_positive_rate_real']}. `truncated` (the recall above counts the reason) is",
-        "reported but is not `incoherent` by itself: a length-capped answer is ordinary traffic.",
-        "JailbreakBench responses were length-capped by the benchmark and really are cut off; this",
-        f"share of them is `truncated`: {degenerate.get('truncated_rate_length_capped_jailbreakbench')},",
-        f"and this share `incoherent`: {degenerate['flag_rate_length_capped_jailbreakbench']}.",
-        "",
+    ]
+    for key, render in sections:
+        lines += render(card[key])
+    lines += [
         "## Example scores",
         "",
         "Our own example pairs (`monitor/scoring/examples.py`);",
