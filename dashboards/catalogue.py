@@ -43,6 +43,9 @@ LABEL_SETS: dict[tuple[str, str], tuple[str, ...]] = {
     ("outcome", _ANY): metrics.TAP_OUTCOMES,
     ("source", _ANY): SOURCES,  # live traffic, or canary probes of a known suite
     ("reason", "llm_safety_canary_probes_failed"): metrics.CANARY_FAILURES,
+    ("outcome", "llm_safety_tap_records"): metrics.TAP_OUTCOMES,
+    ("outcome", "llm_safety_judge_requests"): metrics.JUDGE_OUTCOMES,
+    ("verdict", _ANY): metrics.JUDGE_VERDICTS,
 }
 _OPEN_SETS = {
     "model": "the `models` allowlist, else the first `max_auto_models` names seen; then `other`",

@@ -24,6 +24,7 @@ from monitor.export.metrics import DetectorCollector, Metrics
 from monitor.failopen import FailOpen
 from monitor.pipeline import Pipeline
 from monitor.sampling import SampleQueue
+from monitor.scoring.judge import judge_from_settings
 from monitor.scoring.runner import ProcessScoring, Scoring, ThreadScoring
 from monitor.scoring.scorer import MODEL_DIR, Scorer
 from monitor.settings import Settings
@@ -74,7 +75,8 @@ def build(
         all_sinks.append(KafkaSink(settings.kafka, metrics, settings.capture_text))
     queue = SampleQueue(settings.sampling.queue_size, metrics)
     scorer, bank = _scoring(settings, metrics)
-    pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank)
+    judge = judge_from_settings(settings.scoring.judge, metrics) if scorer is not None else None
+    pipeline = Pipeline(queue.queue, all_sinks, metrics, settings.scoring.batch_size, scorer, bank, judge)
     adaptive = settings.sampling.adaptive
     shedder = Shedder(adaptive) if adaptive.enabled and settings.mode == "proxy" else None
     if shedder is not None:
@@ -223,6 +225,8 @@ async def _run_pipeline(app: web.Application) -> AsyncIterator[None]:
             await asyncio.to_thread(sink.close)
     if monitor.pipeline.scorer is not None:
         monitor.pipeline.scorer.close()
+    if monitor.pipeline.judge is not None:
+        await monitor.pipeline.judge.close()
     monitor.metrics.drop_log.flush()
 
 

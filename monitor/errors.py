@@ -16,6 +16,9 @@ context manager each, so the rest of the code only ever sees this tree::
     │   └── TruncatedCaptureError   reason=capture_truncated
     ├── ClassifierError             reason=classifier_error (scoring failed; traffic unaffected)
     ├── SinkError                   reason=sink_error (a sink could not write)
+    ├── JudgeError                  reason=judge_error (the LLM judge failed; the classifier's verdict stands)
+    │   ├── JudgeTimeoutError       reason=judge_timeout
+    │   └── JudgeReplyError         reason=judge_unparsable (an answer we cannot read as a verdict)
     └── KafkaError                  reason=kafka_error (kafka-python failed in another way)
         ├── KafkaUnavailableError   reason=kafka_unavailable (no broker or leader reachable: retried)
         ├── KafkaTimeoutError       reason=kafka_timeout (the broker did not answer in time: retried)
@@ -34,6 +37,9 @@ __all__ = [
     "ClassifierError",
     "ConfigError",
     "InvalidUtf8Error",
+    "JudgeError",
+    "JudgeReplyError",
+    "JudgeTimeoutError",
     "KafkaAuthError",
     "KafkaError",
     "KafkaRecordError",
@@ -135,6 +141,24 @@ class SinkError(MonitorError):
     """A sink failed to write."""
 
     reason = "sink_error"
+
+
+class JudgeError(MonitorError):
+    """The external judge could not be reached or answered with an HTTP error."""
+
+    reason = "judge_error"
+
+
+class JudgeTimeoutError(JudgeError):
+    """The external judge did not answer within ``scoring.judge.timeout_seconds``."""
+
+    reason = "judge_timeout"
+
+
+class JudgeReplyError(JudgeError):
+    """The external judge answered, but not with a verdict in its configured format."""
+
+    reason = "judge_unparsable"
 
 
 class KafkaError(MonitorError):

@@ -54,7 +54,11 @@ class Choice:
 
 @dataclass(frozen=True, slots=True)
 class Scores:
-    """What the classifiers say about one (prompt, response) pair."""
+    """What the classifiers say about one (prompt, response) pair.
+
+    ``judge`` is ``external`` when the optional LLM judge (:mod:`monitor.scoring.judge`) settled
+    ``refusal`` and ``refusal_prob``; everything else is always the classifiers'.
+    """
 
     refusal: int
     refusal_prob: float
@@ -67,6 +71,7 @@ class Scores:
     incoherence_reasons: tuple[str, ...]
     uncertain: bool
     category_probs: tuple[tuple[str, float], ...] = ()  # every class, so streams can route softly
+    judge: str = "classifier"  # who judged refusal: the classifier, or the external LLM judge (external)
 
 
 @dataclass(frozen=True, slots=True)

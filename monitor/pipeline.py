@@ -20,6 +20,7 @@ from monitor.events import Sample
 from monitor.export.metrics import Metrics
 from monitor.failopen import FailOpen
 from monitor.parsing import Parser, Work
+from monitor.scoring.judge import ExternalJudge
 from monitor.scoring.runner import Scoring
 from monitor.sinks.base import Sink
 
@@ -46,6 +47,9 @@ class Pipeline:
     bank
         Detectors fed by the scored samples. Samples that arrive scored (a tap reading the sidecars'
         events) skip the scorer and go straight to the bank.
+    judge
+        The optional external LLM judge: asked about the classifiers' uncertain samples after
+        scoring and before detection (off the proxy's path); when it fails, their scores stand.
 
     """
 
@@ -57,6 +61,7 @@ class Pipeline:
         batch_size: int = 64,
         scorer: Scoring | None = None,
         bank: DetectorBank | None = None,
+        judge: ExternalJudge | None = None,
     ) -> None:
         self.queue = queue
         self.sinks = tuple(sinks)
@@ -64,6 +69,7 @@ class Pipeline:
         self.batch_size = batch_size
         self.scorer = scorer
         self.bank = bank
+        self.judge = judge
         self.transitions: list[Transition] = []
         self._runner: asyncio.Task[None] | None = None
         self._in_flight = 0  # samples run() has taken off the queue and not yet finished
@@ -74,6 +80,7 @@ class Pipeline:
         self._guard = FailOpen("pipeline", metrics)
         self._sink_guard = FailOpen("sink", metrics)
         self._score_guard = FailOpen("scoring", metrics)
+        self._judge_guard = FailOpen("judge", metrics)
         self._detect_guard = FailOpen("detection", metrics)
         self._log = structlog.get_logger("monitor.pipeline")
 
@@ -182,10 +189,18 @@ class Pipeline:
                 self.metrics.classifier_seconds_by_name[name].observe(seconds)
             scored = [replace(s, scores=j) for s, j in zip(samples, scores, strict=True)]
             self.metrics.samples_scored.inc(len(scored))
+            if self.judge is not None:
+                scored = await self._review(self.judge, scored)
             if self.bank is not None:
                 await self._detect(scored)
             return scored, True
         return samples, False  # reached only when the guard absorbed a failure: logged unscored
+
+    async def _review(self, judge: ExternalJudge, samples: list[Sample]) -> list[Sample]:
+        """The judge's second opinion on uncertain samples; a failure keeps the classifier's scores."""
+        with self._judge_guard:
+            return await judge.review(samples)
+        return samples
 
     async def _detect(self, samples: list[Sample]) -> None:
         bank = self.bank

@@ -28,6 +28,7 @@ __all__ = [
     "AlertSettings",
     "CanarySettings",
     "DetectionSettings",
+    "JudgeSettings",
     "KafkaSettings",
     "KafkaSinkSettings",
     "LogSettings",
@@ -43,7 +44,8 @@ __all__ = [
 
 ENV_PREFIX = "SAFETY_MONITOR_"
 MODES = ("proxy", "tap")
-_SECRET_KEYS = frozenset({"kafka.sasl_password"})  # from the environment or a file, never YAML or flags
+# From the environment or a file, never YAML or flags.
+_SECRET_KEYS = frozenset({"kafka.sasl_password", "scoring.judge.api_key"})
 CHAT_ROUTE = "/v1/chat/completions"
 COMPLETIONS_ROUTE = "/v1/completions"
 
@@ -107,17 +109,47 @@ class SampleLogSettings:
     backups: int = 3
 
 
+JUDGE_FORMATS = ("json", "wildguard", "llama_guard")
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeSettings:
+    """The optional external LLM judge (``monitor.scoring.judge``), asked about uncertain samples only.
+
+    ``url`` is an OpenAI-compatible server (empty: no judge); ``model`` the name it serves. The key
+    is read from the environment variable that ``api_key_env`` names, never from settings. Samples
+    whose refusal probability lies strictly inside ``band`` are sent, at most ``rate_per_second``
+    and ``budget_per_hour`` calls (a sliding hour), ``concurrency`` at a time, each given
+    ``timeout_seconds``. ``format`` is how the judge is asked and read: ``json``, ``wildguard`` or
+    ``llama_guard``. ``cache_size`` verdicts are remembered by digest of (prompt, response).
+    """
+
+    url: str = ""
+    model: str = ""
+    api_key_env: str = ""
+    api_key: Secret | None = None
+    format: str = "json"
+    band: tuple[float, ...] = (0.2, 0.8)
+    timeout_seconds: float = 5.0
+    rate_per_second: float = 2.0
+    budget_per_hour: int = 3600
+    concurrency: int = 4
+    cache_size: int = 10000
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringSettings:
     """Classifiers: on or off, batch size, model folder (default: packaged) and worker processes.
 
-    ``processes: 0`` scores in a thread of the proxy process instead of a worker process.
+    ``processes: 0`` scores in a thread of the proxy process instead of a worker process. ``judge``
+    is the optional external LLM judge for uncertain samples (off unless ``judge.url`` is set).
     """
 
     enabled: bool = True
     batch_size: int = 64
     model_dir: Path | None = None
     processes: int = 1
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,14 +352,15 @@ def load_settings(
         _merge(tree, _read_yaml(config_file))
     _refuse_secrets(tree, "the config file")
     _refuse_secrets(_nest_all(overrides or {}), "a flag")
-    env_tree, origins = _from_env(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    env_tree, origins = _from_env(environ)
     _merge(tree, env_tree)
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _merge(tree, _nest(dotted.split("."), value))
             origins.pop(dotted, None)
     try:
-        settings: Settings = _password_from_file(_build(Settings, tree, ""))
+        settings: Settings = _judge_key(_password_from_file(_build(Settings, tree, "")), environ)
         _validate(settings)
     except ConfigError as exc:
         raise _named_by_env(exc, origins) from exc
@@ -366,6 +399,18 @@ def _password_from_file(settings: Settings) -> Settings:
     except OSError as exc:
         raise ConfigError("kafka.sasl_password_file", str(path), f"cannot read: {exc.strerror}") from exc
     return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka, sasl_password=secret))
+
+
+def _judge_key(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """The judge's key from the variable ``scoring.judge.api_key_env`` names, so no key sits in settings."""
+    judge = settings.scoring.judge
+    if not judge.api_key_env:
+        return settings
+    if not environ.get(judge.api_key_env):
+        problem = f"the environment variable {judge.api_key_env} is not set or empty"
+        raise ConfigError("scoring.judge.api_key_env", judge.api_key_env, problem)
+    judge = dataclasses.replace(judge, api_key=Secret(environ[judge.api_key_env]))
+    return dataclasses.replace(settings, scoring=dataclasses.replace(settings.scoring, judge=judge))
 
 
 def _named_by_env(exc: ConfigError, origins: Mapping[str, str]) -> ConfigError:
@@ -496,6 +541,7 @@ def _validate(s: Settings) -> None:
     _check_url("upstream.url", s.upstream.url)
     _validate_kafka(s)
     _validate_canary(s)
+    _validate_judge(s.scoring.judge)
     for key, url in (
         ("alerts.alertmanager_url", s.alerts.alertmanager_url),
         ("alerts.webhook_url", s.alerts.webhook_url),
@@ -581,6 +627,25 @@ def _validate_canary(s: Settings) -> None:
     if c.enabled:
         _check("canary.model", c.model, bool(c.model or s.models), "must be set (or models) to send probes")
         _check("canary.enabled", c.enabled, s.mode == "proxy", "needs mode proxy (probes go to the upstream)")
+
+
+def _validate_judge(j: JudgeSettings) -> None:
+    for key, value in (
+        ("scoring.judge.timeout_seconds", j.timeout_seconds),
+        ("scoring.judge.rate_per_second", j.rate_per_second),
+        ("scoring.judge.budget_per_hour", j.budget_per_hour),
+        ("scoring.judge.concurrency", j.concurrency),
+        ("scoring.judge.cache_size", j.cache_size),
+    ):
+        _check(key, value, value > 0, "must be positive")
+    formats = list(JUDGE_FORMATS)
+    _check("scoring.judge.format", j.format, j.format in JUDGE_FORMATS, f"must be one of {formats}")
+    band = list(j.band)
+    ok = len(band) == 2 and 0.0 <= band[0] < band[1] <= 1.0  # noqa: PLR2004
+    _check("scoring.judge.band", band, ok, "must be [low, high] with 0 <= low < high <= 1")
+    if j.url:
+        _check_url("scoring.judge.url", j.url)
+        _check("scoring.judge.model", j.model, bool(j.model), "must be set: the model name the judge serves")
 
 
 def _validate_kafka(s: Settings) -> None:

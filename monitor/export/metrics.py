@@ -28,6 +28,9 @@ from monitor.errors import (
     CaptureError,
     ClassifierError,
     InvalidUtf8Error,
+    JudgeError,
+    JudgeReplyError,
+    JudgeTimeoutError,
     KafkaAuthError,
     KafkaError,
     KafkaRecordError,
@@ -50,6 +53,8 @@ __all__ = [
     "CATALOGUE",
     "CODE_CLASSES",
     "DROP_REASONS",
+    "JUDGE_OUTCOMES",
+    "JUDGE_VERDICTS",
     "KAFKA_DROPS",
     "KAFKA_FAILURES",
     "OTHER",
@@ -89,7 +94,7 @@ DROP_REASONS = (
         )
     ),
 )
-STAGES = ("capture", "pipeline", "sink", "scoring", "detection", "checkpoint", "alerts")
+STAGES = ("capture", "pipeline", "sink", "scoring", "judge", "detection", "checkpoint", "alerts")
 CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "degeneracy")
 EXCLUSION_REASONS = ("incoherent",)
 PHASES = ("warming", "armed", "alarmed")
@@ -102,6 +107,19 @@ KAFKA_DROPS = ("buffer_full", KafkaRecordError.reason, "shutdown")
 # A tap record ends as one of these: scored, detected from a sidecar's scores, or skipped.
 TAP_OUTCOMES = ("scored", "prescored", "duplicate", "malformed", "poison")
 CANARY_FAILURES = (UpstreamConnectError.reason, UpstreamTimeoutError.reason, "error_response")
+# An uncertain sample offered to the external judge ends as one of these; only "verdict" and
+# "cached" change its scores, the rest keep the classifier's.
+JUDGE_OUTCOMES = (
+    "verdict",
+    "cached",
+    "abstained",
+    "rate_limited",
+    "over_budget",
+    *(e.reason for e in (JudgeTimeoutError, JudgeReplyError, JudgeError)),
+)
+# What the judge said, as it said it: the json format's three classes, a format's plain refusal
+# (WildGuard), and Llama Guard's safe/unsafe (see monitor.scoring.judge for how each maps).
+JUDGE_VERDICTS = ("full_refusal", "partial_refusal", "refusal", "compliance", "unsafe", "safe")
 
 # Latency buckets in seconds: sub-millisecond resolution for overhead, minutes for generations.
 _OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
@@ -261,6 +279,41 @@ CATALOGUE: tuple[MetricSpec, ...] = (
         "seconds",
         "classifier_seconds",
         (*_OVERHEAD_BUCKETS, 0.5, 1.0),
+    ),
+    MetricSpec(
+        "llm_safety_judge_requests",
+        "counter",
+        "Uncertain samples offered to the external judge (scoring.judge), by outcome.",
+        ("outcome",),
+        attribute="judge_requests",
+    ),
+    MetricSpec(
+        "llm_safety_judge_verdicts",
+        "counter",
+        "Verdicts the external judge gave (cache hits included), by verdict.",
+        ("verdict",),
+        attribute="judge_verdicts",
+    ),
+    MetricSpec(
+        "llm_safety_judge_disagreements",
+        "counter",
+        "External verdicts that flipped the classifier's refusal judgement (at probability 0.5).",
+        attribute="judge_disagreements",
+    ),
+    MetricSpec(
+        "llm_safety_judge_seconds",
+        "histogram",
+        "Time per call to the external judge, whatever its outcome.",
+        (),
+        "seconds",
+        "judge_seconds",
+        _LATENCY_BUCKETS,
+    ),
+    MetricSpec(
+        "llm_safety_judge_budget_remaining",
+        "gauge",
+        "Calls the external judge may still make in the sliding hour (scoring.judge.budget_per_hour).",
+        attribute="judge_budget",
     ),
     MetricSpec(
         "llm_safety_judgements_excluded",
@@ -492,6 +545,11 @@ class Metrics:
         self.canary_sent: Counter = made["canary_sent"]
         self.canary_failed: Counter = made["canary_failed"]
         self.canary_skipped: Counter = made["canary_skipped"]
+        self.judge_requests: Counter = made["judge_requests"]
+        self.judge_verdicts: Counter = made["judge_verdicts"]
+        self.judge_disagreements: Counter = made["judge_disagreements"]
+        self.judge_seconds: Histogram = made["judge_seconds"]
+        self.judge_budget: Gauge = made["judge_budget"]
         self.drop_log = DropLog()
         self._bind()
 
@@ -515,6 +573,8 @@ class Metrics:
         self.kafka_dropped_by_reason = {r: self.kafka_dropped.labels(r) for r in KAFKA_DROPS}
         self.tap_by_outcome = {o: self.tap_records.labels(o) for o in TAP_OUTCOMES}
         self.canary_failed_by_reason = {r: self.canary_failed.labels(r) for r in CANARY_FAILURES}
+        self.judge_by_outcome = {o: self.judge_requests.labels(o) for o in JUDGE_OUTCOMES}
+        self.judge_by_verdict = {v: self.judge_verdicts.labels(v) for v in JUDGE_VERDICTS}
 
     def add_model(self, model: str) -> None:
         """Create the request series of a newly admitted model label, as zeros."""
@@ -547,6 +607,10 @@ class Metrics:
         """Report the queue's depth at scrape time, so the hot path never updates a gauge for it."""
         self.queue_depth.set_function(depth)
         self.queue_capacity.set(capacity)
+
+    def watch_judge(self, remaining: Callable[[], float]) -> None:
+        """Report the external judge's remaining hourly budget at scrape time."""
+        self.judge_budget.set_function(remaining)
 
     def watch_shedding(self, factor: Callable[[], float], priority: Callable[[], bool]) -> None:
         """Report adaptive sampling's state at scrape time (the sampler reads it per request)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from monitor.fakes.judge import FakeJudge
 from monitor.fakes.upstream import FakeUpstream
 
-__all__ = ["FakeUpstream"]
+__all__ = ["FakeJudge", "FakeUpstream"]

@@ -64,7 +64,7 @@ def _scores(record: dict[str, Any]) -> Scores | None:
     probs = tuple((str(name), float(p)) for name, p in raw.get("category_probs") or ())
     values = {name: raw[name] for name in _SCORE_FIELDS}
     values["incoherence_reasons"] = tuple(values["incoherence_reasons"])
-    return Scores(**values, category_probs=probs)
+    return Scores(**values, category_probs=probs, judge=str(raw.get("judge", "classifier")))
 
 
 def _text(record: dict[str, Any]) -> tuple[str, str] | None:

@@ -28,7 +28,8 @@ from monitor.sources.completion import to_sample
 
 __all__ = ["Record", "parse_record"]
 
-_SCORE_FIELDS = tuple(f.name for f in fields(Scores))
+_OPTIONAL_SCORES = frozenset({"judge"})  # added later: events from older sidecars lack it
+_SCORE_FIELDS = tuple(f.name for f in fields(Scores) if f.name not in _OPTIONAL_SCORES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ def _from_event(data: dict[str, Any], identity: str, started: float) -> Sample:
                 **{name: raw[name] for name in _SCORE_FIELDS},
                 "incoherence_reasons": tuple(raw["incoherence_reasons"]),
                 "category_probs": tuple((str(c), float(p)) for c, p in raw["category_probs"]),
+                "judge": str(raw.get("judge", "classifier")),
             }
         )
         choices = tuple(

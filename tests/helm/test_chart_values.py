@@ -14,9 +14,10 @@ from monitor.settings import Settings
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
 # Keys the chart sets itself from other values, so `config` may not set them.
-# `mode` follows the subcommand (`serve` or `tap`); a secret never sits in the ConfigMap.
+# `mode` follows the subcommand (`serve` or `tap`); a secret (a Kafka password, the judge's key)
+# never sits in the ConfigMap.
 CHART_OWNED = {"host", "port", "admin_host", "admin_port", "upstream.url", "detection.checkpoint_path"}
-CHART_OWNED |= {"mode", "kafka.sasl_password"}
+CHART_OWNED |= {"mode", "kafka.sasl_password", "scoring.judge.api_key"}
 
 
 @pytest.mark.parametrize(
