@@ -44,6 +44,7 @@ __all__ = ["ExternalJudge", "HourlyBudget", "TokenBucket", "VerdictCache", "dige
 _HOUR = 3600.0
 _MAX_TOKENS = 32  # every format's verdict fits; a judge that rambles is cut short, not paid for
 _WARN_SECONDS = 10.0  # at most one judge_unavailable line per outcome this often
+_FAILURES = frozenset({JudgeError.reason, JudgeTimeoutError.reason, JudgeReplyError.reason})
 
 
 def digest(prompt: str, response: str) -> str:
@@ -229,9 +230,11 @@ class ExternalJudge:
     async def _ask_all(self, pairs: dict[str, Sample]) -> dict[str, tuple[str, str | None]]:
         """(outcome, verdict) per key; the batch waits at most ``timeout_seconds`` in all."""
         tasks = {key: asyncio.create_task(self._ask(key, s)) for key, s in pairs.items()}
-        _, pending = await asyncio.wait(tasks.values(), timeout=self.settings.timeout_seconds)
-        for task in pending:  # queued behind the concurrency limit past the batch's deadline
-            task.cancel()
+        try:
+            _, pending = await asyncio.wait(tasks.values(), timeout=self.settings.timeout_seconds)
+        finally:  # past the deadline (or cancelled at shutdown) no call is left running
+            for task in tasks.values():
+                task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         timed_out = (JudgeTimeoutError.reason, None)
         return {key: timed_out if task.cancelled() else task.result() for key, task in tasks.items()}
@@ -297,7 +300,7 @@ class ExternalJudge:
         for outcome, n in outcomes.items():
             self.metrics.judge_by_outcome[outcome].inc(n)
         self._log.debug("judge_reviewed", **dict(outcomes))
-        failed = {o: n for o, n in outcomes.items() if o not in {"verdict", "cached", "abstained"}}
+        failed = {o: n for o, n in outcomes.items() if o in _FAILURES}  # limits are expected, not warned
         now = self.clock()
         for outcome, n in failed.items():
             self._unwarned[outcome] += n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -207,6 +208,13 @@ def test_formats_ask_as_each_judge_expects():
     assert "Human user:\nP\n\nAI assistant:\nR\n" in messages("wildguard", "P", "R")[0]["content"]
     assert messages("llama_guard", "P", "R") == [{"role": "user", "content": "P"},
                                                  {"role": "assistant", "content": "R"}]  # fmt: skip
+
+
+def test_the_readme_shows_the_prompt_as_sent():
+    """The README's json prompt is the one sent, word for word."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert JSON_SYSTEM in readme
+    assert JSON_PROMPT.format(prompt="{prompt}", response="{response}") in readme
 
 
 async def test_no_text_reaches_the_logs(served):
