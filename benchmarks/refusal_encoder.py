@@ -55,7 +55,7 @@ def _fold(ds, y, groups, train, test) -> dict[str, np.ndarray]:  # noqa: ANN001
     from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: PLC0415
 
     rows = ds.records
-    x = matrix([response_view(hash_text(r["prompt"] or ""), hash_text(r["response"] or "")) for r in rows])
+    x = matrix([response_view(hash_text(r["response"] or "")) for r in rows])
     linear = fit(x[train], y[train], groups[train], refusal.C).predict_proba(x[test])
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(get_model_path())

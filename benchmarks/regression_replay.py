@@ -57,7 +57,9 @@ from monitor.sinks.memory import MemorySink
 DROP_PAIRS = [("llama2-7b-chat", "vicuna-7b"), ("Claude", "vicuna-7b"), ("Claude", "ChatGPT")]
 RISE_PAIRS = [("vicuna-7b", "llama2-7b-chat")]
 NULL_PAIRS = [("llama2-7b-chat", "llama2-7b-chat"), ("vicuna-7b", "vicuna-7b")]
-SHIPPED_REFUSAL_SOURCES = {"do_not_answer", "jailbreakbench_artifacts", "self_instruct_seed"}
+# GPTFuzz does not say which of vicuna-7b, gpt-3.5-turbo and llama-2-7b-chat wrote each response,
+# so it cannot be held out by model: the held-out judge trains without it.
+UNATTRIBUTED_SOURCES = {"gptfuzz"}
 SERVED = "ft"  # the model name clients ask for: the monitor watches one deployment
 CHUNK = 16
 
@@ -93,15 +95,16 @@ def load(data: Path) -> dict[str, dict[str, Record]]:
 def holdout_models(data: Path, models: set[str], out: Path) -> Path:
     """The shipped models, but with a refusal judge that never saw ``models``' responses.
 
-    Trained as ``safety-monitor train`` trains it, on the sources the shipped model was trained on,
-    minus the replayed models: the monitor then judges models it has not seen, as in production.
+    Trained as ``safety-monitor train`` trains it, minus the replayed models' responses and the
+    sources that do not name their models: the monitor then judges models it has not seen, as in
+    production.
     The harm-category model keeps its training (the prompts are shared by every model).
     """
     from monitor.training.data import Dataset, load  # noqa: PLC0415 - the `train` extra
     from monitor.training.onnx_export import export  # noqa: PLC0415
     from monitor.training.refusal import fit_refusal  # noqa: PLC0415
 
-    records = [r for r in load(data, "refusal").records if r["source"] in SHIPPED_REFUSAL_SOURCES]
+    records = [r for r in load(data, "refusal").records if r["source"] not in UNATTRIBUTED_SOURCES]
     for path in MODEL_DIR.iterdir():
         shutil.copy(path, out / path.name)
     held_in = Dataset([r for r in records if r["model"] not in models])

@@ -23,6 +23,7 @@ __all__ = [
     "WordHashes",
     "hash_text",
     "prompt_view",
+    "prompt_words",
     "response_view",
     "text_view",
     "views",
@@ -124,8 +125,14 @@ def _ids(parts: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def response_view(prompt: Hashed, response: Hashed) -> np.ndarray:
-    """Refusal features: the response's words, its opening (where refusals sit), and the prompt."""
+def response_view(response: Hashed) -> np.ndarray:
+    """Refusal features: the response's words, its opening (where refusals sit) and its length.
+
+    The prompt is left out on purpose: with its words in, the model learns "alarming prompt →
+    refusal" and reads compliant answers to safe but alarming-sounding requests as refusals. With a
+    source held out, CoCoNot's answers scored 0.93 without the prompt against 0.88 with it, and
+    JailbreakBench 0.98 against 0.83; the model card keeps the comparison.
+    """
     opening = response.words[:_OPENING_WORDS] * _PRIME + np.arange(
         len(response.words[:_OPENING_WORDS]), dtype=np.uint64
     )
@@ -137,10 +144,14 @@ def response_view(prompt: Hashed, response: Hashed) -> np.ndarray:
             _bucket(response.pairs, "r2"),
             _bucket(head, "h"),
             _bucket(opening, "o"),
-            _bucket(prompt.words, "q1"),
             _bucket(length, "len"),
         ]
     )
+
+
+def prompt_words(prompt: Hashed) -> np.ndarray:
+    """The prompt's words in the refusal model's namespace: training compares the model with them."""
+    return _bucket(prompt.words, "q1")
 
 
 def text_view(text: Hashed) -> np.ndarray:
@@ -167,7 +178,7 @@ def views(
     """The refusal, toxicity and harm-category features of one pair, hashing each text once."""
     hashed_prompt, hashed_response = hash_text(prompt, word_hashes), hash_text(response, word_hashes)
     return (
-        response_view(hashed_prompt, hashed_response),
+        response_view(hashed_response),
         text_view(hashed_response),
         prompt_view(hashed_prompt),
     )

@@ -1,4 +1,10 @@
-"""The refusal model: fit, evaluate leave-one-model-out and leave-one-source-out, export, render."""
+"""The refusal model: three grades fitted, collapsed to refusal, evaluated on unseen models and sources.
+
+The model is fitted on three grades (compliance, partial refusal, full refusal) where the labels
+allow it, and read as ``P(refusal) = 1 - P(compliance)``: the product counts a partial refusal as a
+refusal (the model did not do what was asked), but a partial refusal looks unlike a flat "I can't",
+and fitting them as one class blurs both.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from monitor.scoring.features import hash_text, response_view
+from monitor.scoring.features import hash_text, prompt_words, response_view
+from monitor.scoring.scorer import COMPLIANCE, UNCERTAIN
 from monitor.training.card import reliability, table
 from monitor.training.data import Dataset
 from monitor.training.evaluate import binary_metrics, calibration, rate_correction
@@ -16,66 +23,178 @@ from monitor.training.linear import LinearModel, fit, matrix
 from monitor.training.onnx_export import export
 from monitor.training.splits import SEED, folds, groups
 
-__all__ = ["C", "features", "fit_refusal", "render", "train_refusal"]
+__all__ = ["COMPLIANCE", "C", "features", "fit_refusal", "grades", "refusal_prob", "render", "train_refusal"]
 
 C = 8.0
+# GPTFuzz is 6,877 responses to 100 questions, its refusals picked by a phrase rule: at full weight
+# it outweighs the human-labelled sources, and leave-one-model-out accuracy fell 2.6 points.
+_SOURCE_WEIGHT = {"gptfuzz": 0.3}
+# Safe prompts that sound alarming, with compliant answers: the over-refusal trap, measured apart.
+_BENIGN_ALARMING = "coconot_pref"
+
+
+def grades(ds: Dataset) -> np.ndarray:
+    """Each record's grade (compliance, partial_refusal, full_refusal), from its source's own labels.
+
+    Partial: Do-Not-Answer's "refute the premise" (action 1), and GPTFuzz refusals that come after a
+    role-play tag (a second persona may play along without the content). Everything else the
+    source calls a refusal (explicit refusals, inability statements) is full.
+    """
+    out = []
+    for r in ds.records:
+        if not r["refusal"]:
+            out.append(COMPLIANCE)
+        elif r.get("orig_label") == "1_refute_opinion" or (
+            r["source"] == "gptfuzz" and r.get("refusal_ambiguous")
+        ):
+            out.append("partial_refusal")
+        else:
+            out.append("full_refusal")
+    return np.array(out)
 
 
 def features(ds: Dataset) -> csr_matrix:
-    """The refusal view of every (prompt, response) record."""
-    return matrix(
-        [response_view(hash_text(r["prompt"] or ""), hash_text(r["response"] or "")) for r in ds.records]
-    )
+    """The refusal view of every record: the response alone."""
+    return matrix([response_view(hash_text(r["response"] or "")) for r in ds.records])
+
+
+def _weights(ds: Dataset) -> np.ndarray:
+    return np.array([_SOURCE_WEIGHT.get(str(s), 1.0) for s in ds.column("source")])
 
 
 def fit_refusal(ds: Dataset, seed: int = SEED) -> LinearModel:
     """The shipped recipe on ``ds``: what ``train`` exports, and what the replay benchmark holds out."""
-    return fit(features(ds), np.array(ds.column("refusal")), groups(ds), C, seed)
+    return fit(features(ds), grades(ds), groups(ds), C, seed, sample_weight=_weights(ds))
+
+
+def refusal_prob(model: LinearModel, x: csr_matrix) -> np.ndarray:
+    """P(refusal) = 1 - P(compliance), as the scorer reads it."""
+    prob: np.ndarray = 1 - model.predict_proba(x)[:, model.classes.index(COMPLIANCE)]
+    return prob
+
+
+class _Recipe:
+    """The data's matrices, so every held-out fit of the evaluation reuses them."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.x, self.grade, self.groups, self.w = features(ds), grades(ds), groups(ds), _weights(ds)
+        self.y = (self.grade != COMPLIANCE).astype(int)
+
+    def predict(self, train: np.ndarray, test: np.ndarray, calibrate: bool = True) -> np.ndarray:
+        model = fit(
+            self.x[train],
+            self.grade[train],
+            self.groups[train],
+            C,
+            calibrate=calibrate,
+            sample_weight=self.w[train],
+        )
+        return refusal_prob(model, self.x[test])
 
 
 def train_refusal(ds: Dataset, out: Path) -> dict[str, Any]:
     """Evaluate, export ``refusal.onnx`` into ``out`` and return the card's section."""
-    x, y, group_ids = features(ds), np.array(ds.column("refusal")), groups(ds)
-    models, sources = np.array(ds.column("model")), np.array(ds.column("source"))
-    prompt_folds = folds(group_ids, 3)
+    recipe = _Recipe(ds)
+    y, models, sources = recipe.y, np.array(ds.column("model")), np.array(ds.column("source"))
     lomo, pooled = {}, np.zeros(len(y))
     for name in sorted(set(models)):
-        for test_fold in prompt_folds:
+        for test_fold in folds(recipe.groups, 3):
             train, test = (models != name) & ~test_fold, (models == name) & test_fold
             if test.any():
-                pooled[test] = fit(x[train], y[train], group_ids[train], C).predict_proba(x[test])
+                pooled[test] = recipe.predict(train, test)
         lomo[name] = binary_metrics(y[models == name], pooled[models == name])
-    loso = {
-        s: binary_metrics(
-            y[sources == s],
-            fit(x[sources != s], y[sources != s], group_ids[sources != s], C).predict_proba(x[sources == s]),
-        )
-        for s in sorted(set(sources))
-    }
-    export(fit(x, y, group_ids, C, SEED), out / "refusal.onnx", "refusal")
-    # Where the errors are: the sources' own labels (Do-Not-Answer's six actions, judge verdicts).
-    original = np.array([str(r.get("orig_label")) for r in ds.records])
-    correct = (pooled >= 0.5) == (y == 1)  # noqa: PLR2004
+    loso_prob = np.zeros(len(y))
+    for s in sorted(set(sources)):
+        loso_prob[sources == s] = recipe.predict(sources != s, sources == s)
+    export(fit_refusal(ds), out / "refusal.onnx", "refusal")
     return {
         "leave_one_model_out": lomo,
-        "leave_one_source_out": loso,
+        "leave_one_source_out": _per_source(y, loso_prob, sources),
         "pooled_lomo": binary_metrics(y, pooled),
+        "pooled_loso": binary_metrics(y, loso_prob),
+        "uncertain_share": {"lomo": _uncertain(pooled), "loso": _uncertain(loso_prob)},
+        "benign_alarming_compliance_loso": _benign_alarming(y, loso_prob, sources),
+        "prompt_features_loso": _prompt_comparison(ds, recipe, sources),
         "calibration_lomo": calibration(y, pooled),
         "rate_correction_lomo": rate_correction(y, pooled),
-        "lomo_by_original_label": {
-            label: {
-                "n": int((original == label).sum()),
-                "accuracy": round(float(correct[original == label].mean()), 4),
-            }
-            for label in sorted(set(original))
-        },
+        "lomo_by_original_label": _by_label(ds, recipe, pooled),
     }
+
+
+def _per_source(y: np.ndarray, prob: np.ndarray, sources: np.ndarray) -> dict[str, Any]:
+    return {
+        str(s): binary_metrics(y[sources == s], prob[sources == s])
+        | {"uncertain": _uncertain(prob[sources == s])}
+        for s in sorted(set(sources))
+    }
+
+
+def _uncertain(prob: np.ndarray) -> float:
+    return round(float(((prob > UNCERTAIN[0]) & (prob < UNCERTAIN[1])).mean()), 4)
+
+
+def _benign_alarming(y: np.ndarray, prob: np.ndarray, sources: np.ndarray) -> dict[str, Any]:
+    """Compliant answers to safe but alarming-sounding prompts, judged with their source unseen."""
+    answered = (sources == _BENIGN_ALARMING) & (y == 0)
+    return {
+        "n": int(answered.sum()),
+        "judged_compliance": round(float((prob[answered] < 0.5).mean()), 4),  # noqa: PLR2004
+    }
+
+
+def _prompt_comparison(ds: Dataset, recipe: _Recipe, sources: np.ndarray) -> dict[str, Any]:
+    """Leave-one-source-out accuracy with the prompt's words added, against without (uncalibrated fits).
+
+    Kept in the card because the shortcut it measures (an alarming prompt read as a refusal) is
+    the failure this design avoids.
+    """
+    with_prompt = matrix(
+        [
+            np.concatenate(
+                [response_view(hash_text(r["response"] or "")), prompt_words(hash_text(r["prompt"] or ""))]
+            )
+            for r in ds.records
+        ]
+    )
+    rows: dict[str, Any] = {}
+    for s in sorted(set(sources)):
+        train, test = sources != s, sources == s
+        without = recipe.predict(train, test, calibrate=False)
+        model = fit(
+            with_prompt[train],
+            recipe.grade[train],
+            recipe.groups[train],
+            C,
+            calibrate=False,
+            sample_weight=recipe.w[train],
+        )
+        rows[str(s)] = {
+            "response_only": binary_metrics(recipe.y[test], without)["accuracy"],
+            "with_prompt": binary_metrics(recipe.y[test], refusal_prob(model, with_prompt[test]))["accuracy"],
+        }
+    return rows
+
+
+def _by_label(ds: Dataset, recipe: _Recipe, pooled: np.ndarray) -> dict[str, Any]:
+    """Where the leave-one-model-out errors are: the sources' own labels and our three grades."""
+    correct = (pooled >= 0.5) == (recipe.y == 1)  # noqa: PLR2004
+    labels = np.array([str(r.get("orig_label")) for r in ds.records])
+    out = {}
+    for column in (labels, recipe.grade):
+        for label in sorted(set(column)):
+            mask = column == label
+            out[str(label)] = {"n": int(mask.sum()), "accuracy": round(float(correct[mask].mean()), 4)}
+    return out
 
 
 def render(section: dict[str, Any]) -> list[str]:
     """The card's Markdown for this model."""
     return [
         "## Refusal",
+        "",
+        "Fitted on three grades (compliance, partial refusal, full refusal: `grades` in",
+        "`monitor/training/refusal.py`) over the **response alone**, and read as P(refusal) =",
+        "1 - P(compliance). GPTFuzz is weighted 0.3.",
         "",
         "Leave one model out (the model's responses held out, and their prompts' folds too):",
         "",
@@ -85,12 +204,24 @@ def render(section: dict[str, Any]) -> list[str]:
         "",
         "Leave one source out:",
         "",
-        *table(section["leave_one_source_out"], ("n", "accuracy", "f1", "auroc")),
+        *table(section["leave_one_source_out"], ("n", "accuracy", "f1", "auroc", "uncertain")),
         "",
-        "Where the leave-one-model-out errors are, by the source's own label (Do-Not-Answer's actions 1",
-        "and 4 are soft refusals and count as refusals; 2, 3 and 5 are answers):",
+        f"Pooled over held-out sources: {section['pooled_loso']}",
         "",
-        *table(section["lomo_by_original_label"], ("n", "accuracy"), "original label"),
+        f"`uncertain` (0.2 < P < 0.8) share of judgements: {section['uncertain_share']}.",
+        "",
+        "Compliant answers to safe but alarming-sounding prompts (CoCoNot contrast), their source",
+        f"unseen: {section['benign_alarming_compliance_loso']}.",
+        "",
+        "With and without the prompt's words as features (leave one source out, accuracy,",
+        "uncalibrated fits):",
+        "",
+        *table(section["prompt_features_loso"], ("response_only", "with_prompt")),
+        "",
+        "Where the leave-one-model-out errors are, by the source's own label and by our grade",
+        "(Do-Not-Answer's actions 1 and 4 are soft refusals and count as refusals; 2, 3 and 5 are answers):",
+        "",
+        *table(section["lomo_by_original_label"], ("n", "accuracy"), "label"),
         "",
         "Calibration on the pooled leave-one-model-out predictions:",
         "",

@@ -15,7 +15,7 @@ from monitor.training.card import Render, write_card
 from monitor.training.data import LABEL_MAPPING, Dataset, load
 from monitor.training.splits import SEED
 
-__all__ = ["TASKS", "example_scores", "train"]
+__all__ = ["TASKS", "Task", "example_scores", "train"]
 
 
 @dataclass(frozen=True, slots=True)
