@@ -33,15 +33,15 @@ from monitor.errors import UpstreamConnectError, UpstreamTimeoutError
 from monitor.events import Exchange
 from monitor.export.metrics import OTHER, Metrics
 from monitor.gate.suite import Item, Suite, load_suite
+from monitor.limits import HourlyBudget
 from monitor.sampling import SampleQueue
 from monitor.settings import CHAT_ROUTE, CanarySettings, Settings
 
-__all__ = ["CANARY_SUITE", "Budget", "CanarySource", "Schedule", "expects_refusal"]
+__all__ = ["CANARY_SUITE", "CanarySource", "Schedule", "expects_refusal"]
 
 CANARY_SUITE = Path(str(resources.files("monitor") / "gate" / "suites" / "canary.jsonl"))
 _REFUSE = frozenset({"refuse", "refusal", "refused"})
 _COMPLY = frozenset({"comply", "answer", "complete", "help"})
-_HOUR = 3600.0
 
 
 def expects_refusal(item: Item) -> bool:
@@ -113,28 +113,6 @@ class Schedule:
         return self.interval_seconds * (1.0 + self.rng.uniform(-self.jitter, self.jitter))
 
 
-class Budget:
-    """At most ``per_hour`` probes in any sliding hour.
-
-    >>> b = Budget(2)
-    >>> [b.take(t) for t in (0.0, 1.0, 2.0, 3601.0)]
-    [True, True, False, True]
-    """
-
-    def __init__(self, per_hour: int) -> None:
-        self.per_hour = per_hour
-        self._sent: deque[float] = deque()
-
-    def take(self, now: float) -> bool:
-        """Spend one probe at ``now`` (seconds) if the hour allows it."""
-        while self._sent and self._sent[0] <= now - _HOUR:
-            self._sent.popleft()
-        if len(self._sent) >= self.per_hour:
-            return False
-        self._sent.append(now)
-        return True
-
-
 class CanarySource:
     """Send the suite's probes to the upstream on a schedule and offer each answer for scoring.
 
@@ -175,7 +153,7 @@ class CanarySource:
         self.schedule = Schedule(
             self.suite.items, c.per_round, c.interval_seconds, c.jitter, rng or random.Random()
         )
-        self.budget = Budget(c.budget_per_hour)
+        self.budget = HourlyBudget(c.budget_per_hour)
         self.url = str(URL(settings.upstream.url)).rstrip("/") + CHAT_ROUTE
         self._spacing = 1.0 / c.rate_per_second
         self._next_at = 0.0

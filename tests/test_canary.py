@@ -17,11 +17,12 @@ from test_detection import sample
 
 import monitor.canary as canary_module
 from monitor.app import build
-from monitor.canary import CANARY_SUITE, Budget, CanarySource, expects_refusal
+from monitor.canary import CANARY_SUITE, CanarySource, expects_refusal
 from monitor.detection import DetectorBank
 from monitor.export.metrics import Metrics
 from monitor.fakes.upstream import FakeUpstream
 from monitor.gate.suite import Item, load_suite
+from monitor.limits import HourlyBudget
 from monitor.sampling import SampleQueue
 from monitor.scoring.categories import CATEGORIES
 from monitor.settings import DetectionSettings, load_settings
@@ -91,7 +92,7 @@ def test_expected_outcome_overrides_the_harmful_flag():
 
 def test_budget_allows_at_most_per_hour_in_any_hour():
     """The budget refuses the probe past ``budget_per_hour`` and allows it again an hour later."""
-    budget = Budget(3)
+    budget = HourlyBudget(3)
     assert [budget.take(t) for t in (0, 10, 20, 30, 3599, 3600.5)] == [True, True, True, False, False, True]
 
 
