@@ -16,13 +16,12 @@ from monitor.scoring.degeneracy import assess
 from monitor.scoring.features import WordHashes, views
 from monitor.scoring.session import LinearSession
 
-__all__ = ["COMPLIANCE", "MODEL_DIR", "UNCERTAIN", "Scorer", "prompt_key"]
+__all__ = ["MODEL_DIR", "UNCERTAIN", "Scorer", "prompt_key"]
 
 MODEL_DIR = Path(str(resources.files("monitor") / "models"))
 UNCERTAIN = (0.2, 0.8)  # refusal probabilities strictly inside are `uncertain`
 _CATEGORY_CONFIDENT = 0.5
 _NORMALISE = re.compile(r"[^a-z0-9]+")
-COMPLIANCE = "compliance"  # the refusal model's grade that is not a refusal
 
 
 def prompt_key(prompt: str) -> str:
@@ -56,7 +55,6 @@ class Scorer:
         self._toxicity = LinearSession(model_dir / "toxicity.onnx")
         self._category = LinearSession(model_dir / "harm_category.onnx")
         self._benign = self._category.classes.index("benign")
-        self._refusal_of = _refusal_reader(self._refusal.classes)
         self._word_hashes = WordHashes()
 
     def score(
@@ -70,14 +68,14 @@ class Scorer:
         started = time.perf_counter()
         features = [views(p, r, self._word_hashes) for p, r in zip(prompts, responses, strict=True)]
         started = self._timed("features", started)
-        refusal = self._refusal_of(self._refusal.run([f[0] for f in features]))
+        refusal = self._refusal.run([f[0] for f in features])
         started = self._timed("refusal", started)
         toxicity = self._toxicity.run([f[1] for f in features])
         started = self._timed("toxicity", started)
         category = self._category.run([f[2] for f in features])
         started = self._timed("harm_category", started)
         scores = [
-            self._judge(float(refusal[i]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
+            self._judge(float(refusal[i, 0]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
             for i in range(len(prompts))
         ]
         self._timed("degeneracy", started)
@@ -113,14 +111,6 @@ class Scorer:
                 (name, round(float(p), 6)) for name, p in zip(self._category.classes, category, strict=True)
             ),
         )
-
-
-def _refusal_reader(classes: tuple[str, ...]) -> Callable[[np.ndarray], np.ndarray]:
-    """P(refusal) from the refusal model's output: graded models sum every grade but compliance."""
-    if COMPLIANCE not in classes:  # a binary model: one sigmoid column
-        return lambda probabilities: probabilities[:, 0]
-    column = classes.index(COMPLIANCE)
-    return lambda probabilities: 1.0 - probabilities[:, column]
 
 
 def _ignore(_: str, __: float) -> None:

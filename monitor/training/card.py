@@ -34,6 +34,8 @@ LICENCES = {
     "openai_moderation": "MIT",
     "ethos": "GPL-3.0 (copyleft)",
     "toxigen_seed": "MIT + CDLA-Permissive-2.0",
+    "coconot": "MIT (allenai/noncompliance); responses: model providers' terms",
+    "gptfuzz": "MIT; responses: model providers' terms",
 }
 
 

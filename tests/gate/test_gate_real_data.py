@@ -60,8 +60,11 @@ async def test_do_not_answer_pair_agrees_with_the_human_labels(records, serve, t
     got = {r.name: r.classifier for r in result.analysis.categories}
     for row in human.categories:
         if row.classifier.base.n >= 40:
-            assert abs(got[row.name].base.rate - row.classifier.base.rate) < 0.06, row.name
-            assert abs(got[row.name].candidate.rate - row.classifier.candidate.rate) < 0.06, row.name
+            for side in ("base", "candidate"):
+                truth = getattr(row.classifier, side)
+                # A category's few dozen prompts: two binomial standard errors, at least 6 points.
+                tolerance = max(0.06, 2 * (truth.rate * (1 - truth.rate) / truth.n) ** 0.5)
+                assert abs(getattr(got[row.name], side).rate - truth.rate) < tolerance, (row.name, side)
     pooled, truth = result.analysis.overall.classifier, human.overall.classifier
     assert abs(pooled.delta - truth.delta) < 0.03
     assert result.analysis.overall.significant == human.overall.significant
