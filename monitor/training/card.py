@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from monitor.training.targets import render_targets
+
 __all__ = ["LICENCES", "TRAIN_COMMAND", "Render", "reliability", "table", "write_card"]
 
 # A section's Markdown from its part of the card; each model's module renders its own.
@@ -89,6 +91,7 @@ def _markdown(card: dict[str, Any], sections: Sequence[tuple[str, Render]]) -> s
     ]
     for key, render in sections:
         lines += render(card[key])
+    lines += render_targets(card)
     lines += [
         "## Example scores",
         "",
