@@ -9,7 +9,8 @@ __all__ = ["render_targets"]
 
 def _same_models(lomo: dict[str, dict[str, Any]], names: tuple[str, ...]) -> float:
     rows = [lomo[n] for n in names if n in lomo]
-    return round(float(sum(r["accuracy"] * r["n"] for r in rows)) / sum(r["n"] for r in rows), 4)
+    correct = sum(float(r["accuracy"]) * int(r["n"]) for r in rows)
+    return round(correct / sum(int(r["n"]) for r in rows), 4)
 
 
 def _verdict(value: float, target: float, higher: bool = True) -> str:
