@@ -10,7 +10,13 @@ from typing import Any
 
 from monitor.scoring.categories import CATEGORIES
 
-__all__ = ["CATEGORIES", "LABEL_MAPPING", "Dataset", "load"]
+__all__ = ["CATEGORIES", "CATEGORY_HELD_BACK", "LABEL_MAPPING", "Dataset", "load"]
+
+# Prompt sources the harm-category model is not trained on, by measurement. CoCoNot's contrast
+# and non-compliance prompts as `benign` lost 5 to 7 points of harmful prompts found in other
+# sources held out, and turned plainly harmful requests of our own (a phishing email, fake
+# reviews) `benign`; see the README. They stay in the data for the refusal model and evaluation.
+CATEGORY_HELD_BACK = frozenset({"coconot"})
 
 LABEL_MAPPING = {
     "refusal": "refusal = the source's `refusal` field. Do-Not-Answer soft refusals (action 1 'refute the "
@@ -21,7 +27,7 @@ LABEL_MAPPING = {
     "isHate >= 0.5 ...); graded `score` is not used for training.",
     "harm_category": "category = the source's canonical category; harmful prompts whose category is null "
     "(keyword heuristic found none) train the harmful-vs-benign head only through their absence from "
-    "the category set: they are excluded.",
+    "the category set: they are excluded. CoCoNot's prompts are held back (`CATEGORY_HELD_BACK`).",
 }
 
 
@@ -50,4 +56,6 @@ def load(data: Path, task: str) -> Dataset:
     if task == "toxicity":
         return Dataset([r | {"group": r["text"]} for r in _jsonl(data / "toxicity") if r.get("text")])
     rows = [r | {"group": r["prompt"]} for r in _jsonl(data / "prompts")]
-    return Dataset([r for r in rows if r.get("category") in CATEGORIES])
+    return Dataset(
+        [r for r in rows if r.get("category") in CATEGORIES and r["source"] not in CATEGORY_HELD_BACK]
+    )

@@ -86,16 +86,21 @@ class _Recipe:
         self.x, self.grade, self.groups, self.w = features(ds), grades(ds), groups(ds), _weights(ds)
         self.y = (self.grade != COMPLIANCE).astype(int)
 
-    def predict(self, train: np.ndarray, test: np.ndarray, calibrate: bool = True) -> np.ndarray:
+    def predict(
+        self,
+        train: np.ndarray,
+        test: np.ndarray,
+        calibrate: bool = True,
+        x: csr_matrix | None = None,
+        labels: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """P(refusal) on ``test`` from a fit on ``train``; ``x`` and ``labels`` swap in a variant's."""
+        x = self.x if x is None else x
+        labels = self.y if labels is None else labels
         model = fit(
-            self.x[train],
-            self.y[train],
-            self.groups[train],
-            C,
-            calibrate=calibrate,
-            sample_weight=self.w[train],
+            x[train], labels[train], self.groups[train], C, calibrate=calibrate, sample_weight=self.w[train]
         )
-        return refusal_prob(model, self.x[test])
+        return refusal_prob(model, x[test])
 
 
 def train_refusal(ds: Dataset, out: Path) -> dict[str, Any]:
@@ -166,26 +171,14 @@ def _variants(ds: Dataset, recipe: _Recipe, sources: np.ndarray) -> dict[str, An
     rows: dict[str, Any] = {}
     for s in sorted(set(sources)):
         train, test = sources != s, sources == s
-        prompted = fit(
-            with_prompt[train],
-            recipe.y[train],
-            recipe.groups[train],
-            C,
-            calibrate=False,
-            sample_weight=recipe.w[train],
-        )
-        graded = fit(
-            recipe.x[train],
-            recipe.grade[train],
-            recipe.groups[train],
-            C,
-            calibrate=False,
-            sample_weight=recipe.w[train],
-        )
         rows[str(s)] = {
             "shipped": _accuracy(recipe.y[test], recipe.predict(train, test, calibrate=False)),
-            "with_prompt": _accuracy(recipe.y[test], refusal_prob(prompted, with_prompt[test])),
-            "three_grades": _accuracy(recipe.y[test], refusal_prob(graded, recipe.x[test])),
+            "with_prompt": _accuracy(
+                recipe.y[test], recipe.predict(train, test, calibrate=False, x=with_prompt)
+            ),
+            "three_grades": _accuracy(
+                recipe.y[test], recipe.predict(train, test, calibrate=False, labels=recipe.grade)
+            ),
         }
     return rows
 
