@@ -57,6 +57,11 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
         "held_out": {
             "macro_f1": macro_f1(y[held], np.array(model.classes)[prob.argmax(axis=1)]),
             "calibration": calibration(correct, confidence),
+            # The detectors weigh samples by these probabilities, so each class's must hold.
+            "ece_per_class": {
+                c: calibration((y[held] == c).astype(int), prob[:, i])["ece"]
+                for i, c in enumerate(model.classes)
+            },
         },
     }
 
@@ -102,7 +107,9 @@ def render(section: dict[str, Any]) -> list[str]:
         "",
         f"Class support: {loso['per_class_support']}",
         "",
-        f"Held-out (grouped 20 %) macro-F1: {section['held_out']['macro_f1']}; top-class calibration:",
+        f"Held-out (grouped 20 %) macro-F1: {section['held_out']['macro_f1']}; ECE of each class's",
+        f"probability (one against the rest): {section['held_out'].get('ece_per_class', 'not measured')};",
+        "top-class calibration:",
         "",
         *reliability(section["held_out"]["calibration"]),
         "",
