@@ -67,7 +67,7 @@ def _weights(ds: Dataset) -> np.ndarray:
 
 def fit_refusal(ds: Dataset, seed: int = SEED) -> LinearModel:
     """The shipped recipe on ``ds``: what ``train`` exports, and what the replay benchmark holds out."""
-    return fit(features(ds), np.array(ds.column("refusal")), groups(ds), C, seed, sample_weight=_weights(ds))
+    return _Recipe(ds).final(seed)
 
 
 def refusal_prob(model: LinearModel, x: csr_matrix) -> np.ndarray:
@@ -85,6 +85,10 @@ class _Recipe:
     def __init__(self, ds: Dataset) -> None:
         self.x, self.grade, self.groups, self.w = features(ds), grades(ds), groups(ds), _weights(ds)
         self.y = (self.grade != COMPLIANCE).astype(int)
+
+    def final(self, seed: int = SEED) -> LinearModel:
+        """The model fitted on every record: what is exported."""
+        return fit(self.x, self.y, self.groups, C, seed, sample_weight=self.w)
 
     def predict(
         self,
@@ -117,7 +121,7 @@ def train_refusal(ds: Dataset, out: Path) -> dict[str, Any]:
     loso_prob = np.zeros(len(y))
     for s in sorted(set(sources)):
         loso_prob[sources == s] = recipe.predict(sources != s, sources == s)
-    export(fit_refusal(ds), out / "refusal.onnx", "refusal")
+    export(recipe.final(), out / "refusal.onnx", "refusal")  # the matrices are built once
     return {
         "leave_one_model_out": lomo,
         "leave_one_source_out": _per_source(y, loso_prob, sources),
