@@ -42,6 +42,7 @@ HOLD_STREAM = {"model": "hold", "stream": True, "messages": [{"role": "user", "c
 HUGE = b'{"id": "x", "choices": [{"index": 0, "message": {"content": "' + b"a" * (2 << 20) + b'"}}]}'
 GARBAGE = b"\x00\xff<html>definitely not json"
 WAIT = 15.0  # the longest any condition is waited for
+SHUTDOWN = 5.0  # serve's shutdown_timeout_seconds in the SIGTERM test
 
 
 class FaultyUpstream:
@@ -346,8 +347,13 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
     _, serve = upstream
     url = await serve(free_port())
     port, admin = free_port(), free_port()
+    # Shutdown may take its whole budget: the scoring worker runs at SCHED_IDLE, so on a busy CI
+    # machine it scores almost nothing and the drain waits out its deadline (then counts the rest).
+    config = tmp_path / "settings.yaml"
+    config.write_text(f"shutdown_timeout_seconds: {SHUTDOWN}\n", encoding="utf-8")
     command = [sys.executable, "-m", "monitor", "serve", "--upstream", url, "--port", str(port),
-               "--admin-port", str(admin), "--sample-log", str(tmp_path / "samples.jsonl")]  # fmt: skip
+               "--admin-port", str(admin), "--sample-log", str(tmp_path / "samples.jsonl"),
+               "--config", str(config)]  # fmt: skip
     # A file, not a pipe: reading a pipe to EOF would wait for anything that inherited it.
     log = (tmp_path / "serve.log").open("wb")
     process = await asyncio.create_subprocess_exec(*command, stderr=log)
@@ -371,7 +377,8 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
         await eventually(lambda: len(statuses) >= 50, "load under way")
         terminating.set()
         process.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(process.wait(), WAIT) == 0
+        # The proxy's grace period, then the drain's, then closing the worker.
+        assert await asyncio.wait_for(process.wait(), WAIT + 2 * SHUTDOWN) == 0
         stop.set()
         await asyncio.gather(*clients)
         log.close()
@@ -387,7 +394,8 @@ async def test_sigterm_under_load_loses_nothing(upstream, tmp_path: Path):
         stopped[k] for k in ("samples_taken", "samples_processed", "samples_dropped")
     )
     assert taken == processed + dropped
-    assert processed == len((tmp_path / "samples.jsonl").read_text().splitlines())
+    written = tmp_path / "samples.jsonl"  # not created when the starved worker scored nothing
+    assert processed == (len(written.read_text().splitlines()) if written.exists() else 0)
     assert taken >= statuses.count(200)
 
 
