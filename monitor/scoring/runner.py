@@ -102,9 +102,14 @@ class ProcessScoring:
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         context = multiprocessing.get_context("spawn")
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             self.processes, mp_context=context, initializer=_warm, initargs=(str(self.model_dir),)
         )
+        # The pool starts a worker per task it cannot hand to an idle one: start them all now, so
+        # they load the models before the first batch instead of under it.
+        for _ in range(self.processes):
+            pool.submit(os.getpid)
+        return pool
 
     async def score(
         self, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
@@ -153,7 +158,10 @@ def _warm(model_dir: str) -> None:
     # Scoring yields to traffic: where the worker shares a core with the proxy, the proxy wins it.
     # SCHED_IDLE runs it only on otherwise idle CPU (nice 10 still took ~10% of a busy core); a
     # backlog that builds meanwhile is shed by adaptive sampling, never waited for.
+    # Loading the models comes first, at nice 10 only: a one-off second of CPU, which at SCHED_IDLE
+    # on a saturated machine took over 30 s (CI), leaving a new or restarted worker unable to score.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(_WORKER_NICENESS)
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     _worker_scorer(model_dir)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
