@@ -84,15 +84,18 @@ async def test_one_category_regression_alarms_there_and_in_the_pool(model_and_mo
     """Deception breaks: deception and the pooled stream alarm; illegal activities stays quiet."""
     model, running = model_and_monitor
     client = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="sk-test", max_retries=0)
-    await send(client, 40, 0)
-    await scored(running, 40 * 9)
+    # Deception's stream gets about 1.2 of weight a round (its prompts' probability of the category),
+    # so 60 rounds arm it on the healthy model before the break; fewer left its warm-up spanning it.
+    await send(client, 60, 0)
+    await scored(running, 60 * 9)
     bank = running.monitor.pipeline.bank
     pooled = bank.detectors[StreamKey("ft", "all", "refusal", "live")]
     assert pooled.phase == "armed"
+    assert bank.detectors[StreamKey("ft", "deception", "refusal", "live")].phase == "armed"
     assert not [k for k, d in bank if d.drift_detected]
     model.broken.add("deception")
-    await send(client, 60, 40)
-    await scored(running, 100 * 9)
+    await send(client, 60, 60)
+    await scored(running, 120 * 9)
     await client.close()
     alarmed = {k.category for k, d in bank if d.drift_detected and k.signal == "refusal"}
     assert {"deception", "all"} <= alarmed

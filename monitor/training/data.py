@@ -10,13 +10,22 @@ from typing import Any
 
 from monitor.scoring.categories import CATEGORIES
 
-__all__ = ["CATEGORIES", "CATEGORY_HELD_BACK", "LABEL_MAPPING", "Dataset", "load"]
+__all__ = ["CATEGORIES", "LABEL_MAPPING", "Dataset", "category_held_back", "load"]
 
-# Prompt sources the harm-category model is not trained on, by measurement. CoCoNot's contrast
-# and non-compliance prompts as `benign` lost 5 to 7 points of harmful prompts found in other
-# sources held out, and turned plainly harmful requests of our own (a phishing email, fake
-# reviews) `benign`; see the README. They stay in the data for the refusal model and evaluation.
-CATEGORY_HELD_BACK = frozenset({"coconot"})
+
+# Prompts the harm-category model is not trained on, by measurement. CoCoNot's non-compliance
+# prompts outside "requests with safety concerns" (incomplete, unsupported, humanizing ...) are
+# `benign` to the harm taxonomy but refused for other reasons: with them, harmful prompts found in
+# other held-out sources fell 5 to 7 points, without them 2 to 3 (README). Its contrast prompts
+# (benign, alarming) and its harmful prompts train.
+def category_held_back(record: dict[str, Any]) -> bool:
+    """Whether a prompt record stays out of harm-category training (it stays in evaluation data)."""
+    return bool(
+        record["source"] == "coconot"
+        and record.get("category") == "benign"
+        and not record.get("should_comply")
+    )
+
 
 LABEL_MAPPING = {
     "refusal": "refusal = the source's `refusal` field. Do-Not-Answer soft refusals (action 1 'refute the "
@@ -27,7 +36,9 @@ LABEL_MAPPING = {
     "isHate >= 0.5 ...); graded `score` is not used for training.",
     "harm_category": "category = the source's canonical category; harmful prompts whose category is null "
     "(keyword heuristic found none) train the harmful-vs-benign head only through their absence from "
-    "the category set: they are excluded. CoCoNot's prompts are held back (`CATEGORY_HELD_BACK`).",
+    "the category set: they are excluded. CoCoNot's contrast prompts (alarming, meant to be answered) "
+    "are `benign`; its non-compliance prompts without a safety concern are held back "
+    "(`category_held_back`).",
 }
 
 
@@ -56,6 +67,4 @@ def load(data: Path, task: str) -> Dataset:
     if task == "toxicity":
         return Dataset([r | {"group": r["text"]} for r in _jsonl(data / "toxicity") if r.get("text")])
     rows = [r | {"group": r["prompt"]} for r in _jsonl(data / "prompts")]
-    return Dataset(
-        [r for r in rows if r.get("category") in CATEGORIES and r["source"] not in CATEGORY_HELD_BACK]
-    )
+    return Dataset([r for r in rows if r.get("category") in CATEGORIES and not category_held_back(r)])

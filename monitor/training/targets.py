@@ -45,6 +45,15 @@ def render_targets(card: dict[str, Any]) -> list[str]:
         ("harm category: harmful-vs-benign AUROC, sources held out (pooled)", 0.97, cat["harmful_auroc"]),
         ("harm category: macro-F1, sources held out", 0.60, cat["macro_f1"]),
     ]
+    if "coconot" in cat["per_source"]:  # the only source of safe but alarming prompts
+        flagged = cat["per_source"]["coconot"]["benign_flagged_harmful"]
+        rows.append(
+            (
+                "harm category: safe but alarming prompts called benign (CoCoNot held out)",
+                0.90,
+                round(1 - flagged, 3),
+            )
+        )
     return [
         "## Targets",
         "",
