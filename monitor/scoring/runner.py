@@ -157,9 +157,9 @@ def _kill(worker: BaseProcess) -> None:
 def _warm(model_dir: str) -> None:
     # Scoring yields to traffic: where the worker shares a core with the proxy, the proxy wins it.
     # SCHED_IDLE runs it only on otherwise idle CPU (nice 10 still took ~10% of a busy core); a
-    # backlog that builds meanwhile is shed by adaptive sampling, never waited for.
-    # Loading the models comes first, at nice 10 only: a one-off second of CPU, which at SCHED_IDLE
-    # on a saturated machine took over 30 s (CI), leaving a new or restarted worker unable to score.
+    # backlog that builds meanwhile is shed by adaptive sampling, never waited for. The models load
+    # first, at nice 10 only: a one-off second of CPU that at SCHED_IDLE on a saturated machine took
+    # over 30 s (CI), leaving a new or restarted worker unable to score.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(_WORKER_NICENESS)
     _worker_scorer(model_dir)

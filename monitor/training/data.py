@@ -13,11 +13,10 @@ from monitor.scoring.categories import CATEGORIES
 __all__ = ["CATEGORIES", "LABEL_MAPPING", "Dataset", "category_held_back", "load"]
 
 
-# Prompts the harm-category model is not trained on, by measurement. CoCoNot's non-compliance
-# prompts outside "requests with safety concerns" (incomplete, unsupported, humanizing ...) are
-# `benign` to the harm taxonomy but refused for other reasons: with them, harmful prompts found in
-# other held-out sources fell 5 to 7 points, without them 2 to 3 (README). Its contrast prompts
-# (benign, alarming) and its harmful prompts train.
+# Prompts the harm-category model is not trained on. CoCoNot's non-compliance prompts outside
+# "requests with safety concerns" (incomplete, unsupported, humanizing ...) are `benign` to the harm
+# taxonomy but refused for reasons it does not model, so they teach it nothing about harm. Its
+# contrast prompts (benign, alarming) and its harmful prompts train; the README has the variants.
 def category_held_back(record: dict[str, Any]) -> bool:
     """Whether a prompt record stays out of harm-category training (it stays in evaluation data)."""
     return bool(
