@@ -21,6 +21,7 @@ __all__ = [
     "PAD",
     "Hashed",
     "WordHashes",
+    "bucket",
     "hash_text",
     "prompt_view",
     "prompt_words",
@@ -114,6 +115,11 @@ def hash_text(text: str, word_hashes: WordHashes | None = None) -> Hashed:
 
 def _bucket(values: np.ndarray, namespace: str) -> np.ndarray:
     return (((values ^ _NS[namespace]) * _GOLDEN) >> _SHIFT).astype(np.int64)
+
+
+def bucket(words: np.ndarray, namespace: str) -> np.ndarray:
+    """The buckets of word hashes in a view's namespace (``p1``: the harm-category prompt words)."""
+    return _bucket(words, namespace)
 
 
 def _head(hashed: Hashed, chars: int) -> np.ndarray:

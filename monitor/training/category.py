@@ -14,15 +14,18 @@ from monitor.training.evaluate import binary_metrics, calibration, macro_f1, uns
 from monitor.training.linear import fit, matrix
 from monitor.training.onnx_export import export
 from monitor.training.splits import SEED, folds, groups
+from monitor.training.word_vectors import prior
 
 __all__ = ["C", "render", "train_category"]
 
 C = 8.0
+PRIOR = 2.0  # scale of the word-vector term (monitor.training.word_vectors)
 
 
 def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
     """Evaluate, export ``harm_category.onnx`` into ``out`` and return the card's section."""
     x = matrix([prompt_view(hash_text(r["prompt"])) for r in ds.records])
+    words = prior("p1", PRIOR)
     y, group_ids, sources = np.array(ds.column("category")), groups(ds), np.array(ds.column("source"))
     benign, held = y == "benign", folds(group_ids, 5)[0]
     predicted, harmful_prob = np.empty(len(y), dtype=object), np.zeros(len(y))
@@ -30,7 +33,9 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
     for s in sorted(set(sources)):
         # No fold trains on ``held``, so each source can also be ranked against unseen prompts.
         test = sources == s
-        part = fit(x[~test & ~held], y[~test & ~held], group_ids[~test & ~held], C, calibrate=False)
+        part = fit(
+            x[~test & ~held], y[~test & ~held], group_ids[~test & ~held], C, calibrate=False, prior=words
+        )
         scored = test | held
         prob = part.predict_proba(x[scored])
         harmful = 1 - prob[:, part.classes.index("benign")]
@@ -39,11 +44,11 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
         per_source[s] = _source_shares(y[test], predicted[test], harmful_prob[test]) | {
             "auroc_vs_unseen": unseen_auroc(benign[scored], test[scored], harmful)
         }
-    model = fit(x[~held], y[~held], group_ids[~held], C)
+    model = fit(x[~held], y[~held], group_ids[~held], C, prior=words)
     prob = model.predict_proba(x[held])
     confidence = prob.max(axis=1)
     correct = (np.array(model.classes)[prob.argmax(axis=1)] == y[held]).astype(int)
-    export(fit(x, y, group_ids, C, SEED), out / "harm_category.onnx", "harm_category")
+    export(fit(x, y, group_ids, C, SEED, prior=words), out / "harm_category.onnx", "harm_category")
     return {
         "leave_one_source_out": {
             "macro_f1": macro_f1(y, predicted.astype(str)),
@@ -83,6 +88,10 @@ def render(section: dict[str, Any]) -> list[str]:
     loso = section["leave_one_source_out"]
     return [
         "## Harm category (10 classes)",
+        "",
+        f"Fitted with the word-vector prior at scale {PRIOR} (`monitor/training/word_vectors.py`): each",
+        "prompt word also weighs in through a static MiniLM vector, so a word that no training source",
+        "used inherits the weight of words that mean alike. It folds into the bucket weights.",
         "",
         f"Leave one source out, pooled: macro-F1 {loso['macro_f1']},",
         f"harmful-vs-benign AUROC {loso['harmful_auroc']}.",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
@@ -55,18 +55,22 @@ def fit(
     seed: int = 0,
     calibrate: bool = True,
     sample_weight: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
 ) -> LinearModel:
     """Fit, then calibrate on grouped out-of-fold logits (Platt for binary, temperature otherwise).
 
     Without ``calibrate`` the raw fit is returned: enough where only ranks or the argmax count
     (AUROC, macro-F1), and four times cheaper. ``sample_weight`` weighs records in the fit and in
-    the calibration alike.
+    the calibration alike. ``prior`` ``(DIMS, d)`` gives buckets dense vectors
+    (:mod:`monitor.training.word_vectors`): the fit also sees ``x @ prior``, and its weights on
+    those columns fold back into the buckets', so the exported graph is unchanged.
     """
     classes = tuple(str(v) for v in np.unique(y))
     w = np.ones(len(y)) if sample_weight is None else sample_weight
     base = LogisticRegression(C=c, max_iter=1000, tol=1e-3)
+    x = x if prior is None else hstack([x, csr_matrix(x @ prior)]).tocsr()
     if not calibrate:
-        weights, bias = _weights(base.fit(x, y, sample_weight=w))
+        weights, bias = _weights(base.fit(x, y, sample_weight=w), prior)
         return LinearModel(weights, bias, classes)
     logits = np.zeros((len(y), 1 if len(classes) == 2 else len(classes)))  # noqa: PLR2004
     for train, test in StratifiedGroupKFold(3, shuffle=True, random_state=seed).split(x, y, groups):
@@ -75,7 +79,7 @@ def fit(
         )
         logits[test] = _logits(part, x[test])
     base.fit(x, y, sample_weight=w)
-    weights, bias = _weights(base)
+    weights, bias = _weights(base, prior)
     if len(classes) == 2:  # noqa: PLR2004
         platt = LogisticRegression(C=1e6).fit(logits, y, sample_weight=w)
         scale, shift = float(platt.coef_[0, 0]), float(platt.intercept_[0])
@@ -90,8 +94,11 @@ def _logits(model: LogisticRegression, x: csr_matrix) -> np.ndarray:
     return scores[:, None] if scores.ndim == 1 else scores
 
 
-def _weights(model: LogisticRegression) -> tuple[np.ndarray, np.ndarray]:
-    coef = model.coef_.T.astype(np.float32)
+def _weights(model: LogisticRegression, prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    coef = model.coef_.T
+    if prior is not None:  # x @ prior @ b == x @ (prior @ b): the dense part folds into the buckets
+        coef = coef[:DIMS] + prior @ coef[DIMS:]
+    coef = coef.astype(np.float32)
     padded = np.vstack([coef, np.zeros((1, coef.shape[1]), np.float32)])
     return padded, model.intercept_.astype(np.float32)
 
