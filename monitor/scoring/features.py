@@ -113,13 +113,9 @@ def hash_text(text: str, word_hashes: WordHashes | None = None) -> Hashed:
     return Hashed(words, pairs, (h3, h4, h5))
 
 
-def _bucket(values: np.ndarray, namespace: str) -> np.ndarray:
+def bucket(values: np.ndarray, namespace: str) -> np.ndarray:
+    """Hashes mixed into ``DIMS`` buckets in a view's namespace (``p1``: harm-category prompt words)."""
     return (((values ^ _NS[namespace]) * _GOLDEN) >> _SHIFT).astype(np.int64)
-
-
-def bucket(words: np.ndarray, namespace: str) -> np.ndarray:
-    """The buckets of word hashes in a view's namespace (``p1``: the harm-category prompt words)."""
-    return _bucket(words, namespace)
 
 
 def _head(hashed: Hashed, chars: int) -> np.ndarray:
@@ -146,34 +142,32 @@ def response_view(response: Hashed) -> np.ndarray:
     head = _head(response, _HEAD_CHARS)
     return _ids(
         [
-            _bucket(response.words, "r1"),
-            _bucket(response.pairs, "r2"),
-            _bucket(head, "h"),
-            _bucket(opening, "o"),
-            _bucket(length, "len"),
+            bucket(response.words, "r1"),
+            bucket(response.pairs, "r2"),
+            bucket(head, "h"),
+            bucket(opening, "o"),
+            bucket(length, "len"),
         ]
     )
 
 
 def prompt_words(prompt: Hashed) -> np.ndarray:
     """The prompt's words in the refusal model's namespace: training compares the model with them."""
-    return _bucket(prompt.words, "q1")
+    return bucket(prompt.words, "q1")
 
 
 def text_view(text: Hashed) -> np.ndarray:
     """Toxicity features: words, word pairs and character n-grams of the text."""
-    return _ids(
-        [_bucket(text.words, "t1"), _bucket(text.pairs, "t2"), _bucket(np.concatenate(text.chars), "c")]
-    )
+    return _ids([bucket(text.words, "t1"), bucket(text.pairs, "t2"), bucket(np.concatenate(text.chars), "c")])
 
 
 def prompt_view(prompt: Hashed) -> np.ndarray:
     """Harm-category features of a user prompt."""
     return _ids(
         [
-            _bucket(prompt.words, "p1"),
-            _bucket(prompt.pairs, "p2"),
-            _bucket(np.concatenate(prompt.chars), "pc"),
+            bucket(prompt.words, "p1"),
+            bucket(prompt.pairs, "p2"),
+            bucket(np.concatenate(prompt.chars), "pc"),
         ]
     )
 

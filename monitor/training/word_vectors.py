@@ -19,10 +19,11 @@ stores CRC-32 hashes of them, not the words.
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 
 import numpy as np
+
+from monitor.scoring.features import DIMS, bucket, hash_text
 
 __all__ = ["PATH", "load_vectors", "prior"]
 
@@ -45,8 +46,6 @@ def prior(namespace: str, scale: float, path: Path = PATH) -> np.ndarray:
     ``scale`` sets how cheap the shared term is against the buckets' own weights under the same L2
     penalty.
     """
-    from monitor.scoring.features import DIMS, bucket  # noqa: PLC0415
-
     hashes, vectors = load_vectors(path)
     table = np.zeros((DIMS, vectors.shape[1]), np.float32)
     np.add.at(table, bucket(hashes, namespace), scale * vectors)
@@ -121,7 +120,8 @@ def build(out: Path = PATH) -> None:
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     reduced = centred @ components[:_DIMS].T
     reduced /= np.linalg.norm(reduced, axis=1, keepdims=True)
-    hashes = np.array([zlib.crc32(word.encode()) for word in words], np.uint32)
+    # The hash inference gives each word (each is one token of its word pattern).
+    hashes = np.concatenate([hash_text(word).words for word in words]).astype(np.uint32)
     np.savez_compressed(out, crc32=hashes, vectors=reduced.astype(np.float16))
     print(f"{len(words)} words x {_DIMS} dims -> {out}")  # noqa: T201 - a build command's report
 

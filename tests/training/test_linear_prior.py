@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.linear_model import LogisticRegression
@@ -31,9 +29,9 @@ def test_folded_weights_predict_what_the_augmented_fit_predicts():
 def test_a_word_gets_its_vector_at_its_bucket():
     hashes, vectors = load_vectors()
     assert vectors.shape[0] == len(hashes) > 10_000
-    word = "weapon"
-    row = int(np.flatnonzero(hashes == zlib.crc32(word.encode()))[0])
+    words = hash_text("weapon").words
+    row = int(np.flatnonzero(hashes == words[0])[0])
     table = prior("p1", 1.0)
-    at = int(bucket(np.array([zlib.crc32(word.encode())], np.uint64), "p1")[0])
+    at = int(bucket(words, "p1")[0])
     assert table.shape == (DIMS, vectors.shape[1])
     assert np.allclose(table[at], vectors[row], atol=1e-3)  # a collision would add another word's vector
