@@ -25,7 +25,7 @@ import numpy as np
 
 from monitor.scoring.features import DIMS, bucket, hash_text
 
-__all__ = ["PATH", "load_vectors", "prior"]
+__all__ = ["PATH", "build", "load_vectors", "prior"]
 
 PATH = Path(__file__).with_name("word_vectors.npz")
 _DIMS = 128
