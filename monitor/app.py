@@ -118,8 +118,12 @@ def _scoring(settings: Settings, metrics: Metrics) -> tuple[Scoring | None, Dete
     if not settings.scoring.enabled:
         return None, None
     model_dir = settings.scoring.model_dir or MODEL_DIR
-    processes = settings.scoring.processes
-    scorer: Scoring = ProcessScoring(model_dir, processes) if processes else ThreadScoring(Scorer(model_dir))
+    processes, encoder = settings.scoring.processes, settings.scoring.encoder
+    scorer: Scoring = (
+        ProcessScoring(model_dir, processes, encoder)
+        if processes
+        else ThreadScoring(Scorer(model_dir, encoder=encoder))
+    )
     d = settings.detection
     if not d.enabled:
         return scorer, None

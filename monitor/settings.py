@@ -141,7 +141,8 @@ class JudgeSettings:
 class ScoringSettings:
     """Classifiers: on or off, batch size, model folder (default: packaged) and worker processes.
 
-    ``processes: 0`` scores in a thread of the proxy process instead of a worker process. ``judge``
+    ``processes: 0`` scores in a thread of the proxy process instead of a worker process. ``encoder``
+    reads each prompt through the sentence encoder too, for the harm category. ``judge``
     is the optional external LLM judge for uncertain samples (off unless ``judge.url`` is set).
     """
 
@@ -149,6 +150,7 @@ class ScoringSettings:
     batch_size: int = 64
     model_dir: Path | None = None
     processes: int = 1
+    encoder: bool = True
     judge: JudgeSettings = field(default_factory=JudgeSettings)
 
 

@@ -72,7 +72,7 @@ async def test_process_scoring_matches_in_process():
         pool.close()
     local, _ = await ThreadScoring(Scorer()).score(prompts, responses, finish)
     assert remote == local
-    assert set(timings) == {"features", "refusal", "toxicity", "harm_category", "degeneracy"}
+    assert set(timings) == {"features", "refusal", "toxicity", "harm_category", "encoder", "degeneracy"}
 
 
 async def test_dead_scoring_worker_is_replaced():

@@ -95,7 +95,7 @@ DROP_REASONS = (
     ),
 )
 STAGES = ("capture", "pipeline", "sink", "scoring", "judge", "detection", "checkpoint", "alerts")
-CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "degeneracy")
+CLASSIFIERS = ("features", "refusal", "toxicity", "harm_category", "encoder", "degeneracy")
 EXCLUSION_REASONS = ("incoherent",)
 PHASES = ("warming", "armed", "alarmed")
 ALARM_SEVERITIES = ("warning", "high", "critical")

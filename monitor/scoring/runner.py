@@ -68,15 +68,19 @@ class ThreadScoring:
 
 
 @functools.cache
-def _worker_scorer(model_dir: str) -> Scorer:
+def _worker_scorer(model_dir: str, encoder: bool) -> Scorer:
     """The scorer of this worker process, loaded once (the cache is per process)."""
-    return Scorer(Path(model_dir))
+    return Scorer(Path(model_dir), encoder=encoder)
 
 
 def _score_in_worker(
-    model_dir: str, prompts: Sequence[str], responses: Sequence[str], finish: Sequence[str | None]
+    model_dir: str,
+    encoder: bool,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    finish: Sequence[str | None],
 ) -> tuple[list[Scores], Timings]:
-    return _timed(_worker_scorer(model_dir), prompts, responses, finish)
+    return _timed(_worker_scorer(model_dir, encoder), prompts, responses, finish)
 
 
 class ProcessScoring:
@@ -88,14 +92,17 @@ class ProcessScoring:
         Where the ONNX models are.
     processes
         Worker processes.
+    encoder
+        Whether the workers' scorers read prompts through the sentence encoder.
 
     """
 
-    def __init__(self, model_dir: Path, processes: int = 1) -> None:
+    def __init__(self, model_dir: Path, processes: int = 1, encoder: bool = True) -> None:
         self.model_dir = model_dir
         self.processes = processes
+        self.encoder = encoder
         self._call: Callable[..., tuple[list[Scores], Timings]] = functools.partial(
-            _score_in_worker, str(model_dir)
+            _score_in_worker, str(model_dir), encoder
         )
         self._pool = self._start()
 
@@ -103,7 +110,10 @@ class ProcessScoring:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         context = multiprocessing.get_context("spawn")
         pool = ProcessPoolExecutor(
-            self.processes, mp_context=context, initializer=_warm, initargs=(str(self.model_dir),)
+            self.processes,
+            mp_context=context,
+            initializer=_warm,
+            initargs=(str(self.model_dir), self.encoder),
         )
         # The pool starts a worker per task it cannot hand to an idle one: start them all now, so
         # they load the models before the first batch instead of under it.
@@ -154,7 +164,7 @@ def _kill(worker: BaseProcess) -> None:
     worker.join(_EXIT_SECONDS)
 
 
-def _warm(model_dir: str) -> None:
+def _warm(model_dir: str, encoder: bool) -> None:
     # Scoring yields to traffic: where the worker shares a core with the proxy, the proxy wins it.
     # SCHED_IDLE runs it only on otherwise idle CPU (nice 10 still took ~10% of a busy core); a
     # backlog that builds meanwhile is shed by adaptive sampling, never waited for. The models load
@@ -162,6 +172,6 @@ def _warm(model_dir: str) -> None:
     # over 30 s (CI), leaving a new or restarted worker unable to score.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(_WORKER_NICENESS)
-    _worker_scorer(model_dir)
+    _worker_scorer(model_dir, encoder)
     with contextlib.suppress(OSError, AttributeError):
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))

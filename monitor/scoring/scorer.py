@@ -13,15 +13,17 @@ import numpy as np
 
 from monitor.events import Scores
 from monitor.scoring.degeneracy import assess
+from monitor.scoring.encoder import ENCODER, SentenceEncoder
 from monitor.scoring.features import WordHashes, views
-from monitor.scoring.session import LinearSession
+from monitor.scoring.session import HeadSession, LinearSession
 
-__all__ = ["MODEL_DIR", "UNCERTAIN", "Scorer", "prompt_key"]
+__all__ = ["CATEGORY_HEAD", "MODEL_DIR", "UNCERTAIN", "Scorer", "blend", "prompt_key"]
 
 MODEL_DIR = Path(str(resources.files("monitor") / "models"))
 UNCERTAIN = (0.2, 0.8)  # refusal probabilities strictly inside are `uncertain`
 _CATEGORY_CONFIDENT = 0.5
 _NORMALISE = re.compile(r"[^a-z0-9]+")
+CATEGORY_HEAD = "harm_category_encoder.onnx"
 
 
 def prompt_key(prompt: str) -> str:
@@ -39,6 +41,10 @@ class Scorer:
         Folder with ``refusal.onnx``, ``toxicity.onnx`` and ``harm_category.onnx``.
     toxic_threshold
         Toxicity probability at or above which ``toxic`` is 1.
+    encoder
+        Also read each prompt through the sentence encoder and blend its harm-category head with the
+        linear model (when ``model_dir`` has both files). Off, the category is the linear model's
+        alone: five times faster, and worse on prompts unlike the training sources (README).
 
     """
 
@@ -47,6 +53,7 @@ class Scorer:
         model_dir: Path = MODEL_DIR,
         toxic_threshold: float = 0.5,
         observe: Callable[[str, float], None] | None = None,
+        encoder: bool = True,
     ) -> None:
         self.model_dir = model_dir
         self.toxic_threshold = toxic_threshold
@@ -55,6 +62,13 @@ class Scorer:
         self._toxicity = LinearSession(model_dir / "toxicity.onnx")
         self._category = LinearSession(model_dir / "harm_category.onnx")
         self._benign = self._category.classes.index("benign")
+        self._encoder: SentenceEncoder | None = None
+        if encoder and (model_dir / ENCODER).exists() and (model_dir / CATEGORY_HEAD).exists():
+            self._encoder = SentenceEncoder(model_dir)
+            self._category_head = HeadSession(model_dir / CATEGORY_HEAD)
+            if self._category_head.classes != self._category.classes:
+                msg = f"{CATEGORY_HEAD} and harm_category.onnx disagree on the classes"
+                raise ValueError(msg)
         self._word_hashes = WordHashes()
 
     def score(
@@ -74,6 +88,10 @@ class Scorer:
         started = self._timed("toxicity", started)
         category = self._category.run([f[2] for f in features])
         started = self._timed("harm_category", started)
+        if self._encoder is not None:
+            heads = self._category_head.run_embedding(self._encoder.embed(prompts))
+            category = blend(category, heads, self._category_head.blend)
+            started = self._timed("encoder", started)
         scores = [
             self._judge(float(refusal[i, 0]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
             for i in range(len(prompts))
@@ -111,6 +129,18 @@ class Scorer:
                 (name, round(float(p), 6)) for name, p in zip(self._category.classes, category, strict=True)
             ),
         )
+
+
+def blend(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float]) -> np.ndarray:
+    """A product of experts: ``linear**a * encoder**b``, renormalised per row.
+
+    The exponents are fitted on sources each model never saw (``monitor/training/category.py``), so
+    the blend leans on whichever model transfers.
+    """
+    logits = weights[0] * np.log(np.maximum(linear, 1e-9)) + weights[1] * np.log(np.maximum(encoder, 1e-9))
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    out: np.ndarray = z / z.sum(axis=1, keepdims=True)
+    return out
 
 
 def _ignore(_: str, __: float) -> None:

@@ -12,7 +12,20 @@ import onnxruntime as ort
 from monitor.errors import ClassifierError
 from monitor.scoring.features import PAD
 
-__all__ = ["LinearSession", "map_onnx_errors"]
+__all__ = ["HeadSession", "LinearSession", "map_onnx_errors"]
+
+
+# onnxruntime's own exceptions derive from Exception alone: a corrupt file raises InvalidProtobuf,
+# a missing one NoSuchFile, a malformed input InvalidArgument.
+_STATE = ort.capi.onnxruntime_pybind11_state
+_ORT_ERRORS = (
+    _STATE.Fail,
+    _STATE.InvalidProtobuf,
+    _STATE.NoSuchFile,
+    _STATE.InvalidArgument,
+    _STATE.InvalidGraph,
+    _STATE.RuntimeException,
+)
 
 
 @contextmanager
@@ -20,7 +33,7 @@ def map_onnx_errors(name: str) -> Iterator[None]:
     """Translate onnxruntime failures into :class:`ClassifierError`."""
     try:
         yield
-    except (ort.capi.onnxruntime_pybind11_state.Fail, RuntimeError, ValueError, OSError) as exc:
+    except (*_ORT_ERRORS, RuntimeError, ValueError, OSError) as exc:
         msg = f"classifier {name} failed: {exc}"
         raise ClassifierError(msg) from exc
 
@@ -45,8 +58,8 @@ class LinearSession:
         options.inter_op_num_threads = 1
         with map_onnx_errors(self.name):
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            meta = self._session.get_modelmeta().custom_metadata_map
-        self.classes = tuple(meta.get("classes", "").split(","))
+            self.metadata: dict[str, str] = self._session.get_modelmeta().custom_metadata_map
+        self.classes = tuple(self.metadata.get("classes", "").split(","))
 
     def run(self, rows: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities ``[batch, classes]`` for rows of feature ids."""
@@ -57,4 +70,23 @@ class LinearSession:
         scale = (1 / np.sqrt(np.maximum([len(r) for r in rows], 1))).astype(np.float32)[:, None]
         with map_onnx_errors(self.name):
             probabilities: np.ndarray = self._session.run(None, {"ids": ids, "scale": scale})[0]
+            return probabilities
+
+
+class HeadSession(LinearSession):
+    """An encoder head: a linear layer over sentence embeddings, with its blend weights.
+
+    ``blend`` is (linear, encoder): the exponents of the linear model's and this head's
+    probabilities in the product of experts the scorer takes.
+    """
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        super().__init__(path, threads)
+        linear, encoder = self.metadata.get("blend", "0,1").split(",")
+        self.blend = (float(linear), float(encoder))
+
+    def run_embedding(self, embedding: np.ndarray) -> np.ndarray:
+        """Probabilities ``[batch, classes]`` for rows of embeddings."""
+        with map_onnx_errors(self.name):
+            probabilities: np.ndarray = self._session.run(None, {"embedding": embedding})[0]
             return probabilities

@@ -20,6 +20,8 @@ __all__ = ["LinearModel", "fit", "matrix"]
 class LinearModel:
     """Weights ``(DIMS + 1, classes)`` (last row zero, for padding) and bias ``(classes,)``.
 
+    An encoder head has one row per embedding dimension (plus the same zero row).
+
     Binary models have one column and are read through a sigmoid; multi-class through a softmax.
     """
 
@@ -27,9 +29,12 @@ class LinearModel:
     bias: np.ndarray
     classes: tuple[str, ...]
 
-    def predict_proba(self, x: csr_matrix) -> np.ndarray:
-        """Probabilities, computed the way the ONNX graph computes them."""
-        logits: np.ndarray = x @ self.weights[:DIMS] + self.bias
+    def predict_proba(self, x: csr_matrix | np.ndarray) -> np.ndarray:
+        """Probabilities, computed the way the ONNX graph computes them.
+
+        ``x`` is hashed buckets (``DIMS`` columns) or, for an encoder head, embeddings.
+        """
+        logits: np.ndarray = x @ self.weights[: x.shape[1]] + self.bias
         if logits.shape[1] == 1:
             sigmoid: np.ndarray = 1 / (1 + np.exp(-logits[:, 0]))
             return sigmoid
@@ -48,7 +53,7 @@ def matrix(ids: Sequence[np.ndarray]) -> csr_matrix:
 
 
 def fit(
-    x: csr_matrix,
+    x: csr_matrix | np.ndarray,
     y: np.ndarray,
     groups: np.ndarray,
     c: float,

@@ -1,4 +1,4 @@
-"""Write a LinearModel as a tiny ONNX graph: gather weights, sum, scale, add bias, squash."""
+"""Write a LinearModel as a tiny ONNX graph: gather weights (or multiply an embedding), add bias, squash."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from monitor.training.linear import LinearModel
 
-__all__ = ["export"]
+__all__ = ["export", "export_head"]
 
 
 def export(model: LinearModel, path: Path, name: str) -> None:
@@ -37,11 +37,39 @@ def export(model: LinearModel, path: Path, name: str) -> None:
             numpy_helper.from_array(np.array([1], np.int64), "axis1"),
         ],
     )
+    _write(graph, path, {"classes": ",".join(model.classes)})
+
+
+def export_head(model: LinearModel, path: Path, name: str, blend: tuple[float, float]) -> None:
+    """An encoder head: input ``embedding`` float [batch, dims], output ``probabilities``.
+
+    ``blend`` (linear, encoder) are the exponents of the two models' probabilities in the scorer's
+    product of experts; they travel in the metadata so the pair is rebuilt together.
+    """
+    dims, classes = model.weights.shape[0] - 1, model.weights.shape[1]
+    nodes = [
+        helper.make_node("MatMul", ["embedding", "weights"], ["product"]),
+        helper.make_node("Add", ["product", "bias"], ["logits"]),
+        helper.make_node("Sigmoid" if classes == 1 else "Softmax", ["logits"], ["probabilities"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", dims])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", classes])],
+        initializer=[
+            numpy_helper.from_array(model.weights[:dims].astype(np.float32), "weights"),
+            numpy_helper.from_array(model.bias.astype(np.float32), "bias"),
+        ],
+    )
+    _write(graph, path, {"classes": ",".join(model.classes), "blend": f"{blend[0]:.6f},{blend[1]:.6f}"})
+
+
+def _write(graph: onnx.GraphProto, path: Path, metadata: dict[str, str]) -> None:
     onnx_model = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="llm-safety-monitor"
     )
-    onnx_model.metadata_props.append(
-        onnx.StringStringEntryProto(key="classes", value=",".join(model.classes))
-    )
+    for key, value in metadata.items():
+        onnx_model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
     onnx.checker.check_model(onnx_model)
     path.write_bytes(onnx_model.SerializeToString())

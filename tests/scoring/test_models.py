@@ -36,8 +36,8 @@ def test_categories_are_the_closed_set(scorer):
 
 
 def test_models_fit_size_budget():
-    """All model files together stay under 30 MB."""
-    assert sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) <= 30 * 2**20
+    """All model files together, the sentence encoder included, stay under 60 MB."""
+    assert sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) <= 60 * 2**20
 
 
 def test_models_load_with_c_locale():

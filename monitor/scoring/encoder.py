@@ -1,0 +1,64 @@
+"""The sentence encoder: MiniLM-L6 (int8 ONNX), whose embedding the encoder heads read.
+
+Hashed n-grams learn each training source's wording; a sentence embedding carries what a text is
+about, which is what transfers to prompts and posts from sources never trained on (the model card's
+leave-one-source-out tables). The encoder is all-MiniLM-L6-v2 (Apache-2.0), exported and quantised
+by ``python -m monitor.training.encoder``; it runs in onnxruntime with the ``tokenizers`` package,
+with no network and no torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from monitor.scoring.session import map_onnx_errors
+
+__all__ = ["ENCODER", "TOKENIZER", "SentenceEncoder"]
+
+ENCODER = "encoder.onnx"
+TOKENIZER = "encoder_tokenizer.json"
+_TOKENS = 128  # MiniLM was trained on 128-token texts; a prompt's topic is in its first 128
+_BATCH = 32
+
+
+class SentenceEncoder:
+    """Mean-pooled, L2-normalised embeddings ``(n, 384)``; thread-safe (onnxruntime sessions are).
+
+    Texts are batched by length, so a batch pads little.
+    """
+
+    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+        self.name = "encoder"
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        with map_onnx_errors(self.name):
+            self._session = ort.InferenceSession(
+                str(model_dir / ENCODER), options, providers=["CPUExecutionProvider"]
+            )
+        self._tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER))
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(_TOKENS)
+        self.dims = int(self._session.get_outputs()[0].shape[1])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text."""
+        encoded = self._tokenizer.encode_batch(list(texts))
+        order = np.argsort([len(e.ids) for e in encoded], kind="stable")
+        out = np.zeros((len(texts), self.dims), np.float32)
+        for start in range(0, len(order), _BATCH):
+            rows = order[start : start + _BATCH]
+            width = max(len(encoded[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), np.int64)
+            mask = np.zeros((len(rows), width), np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : len(encoded[i].ids)] = encoded[i].ids
+                mask[r, : len(encoded[i].ids)] = 1
+            with map_onnx_errors(self.name):
+                out[rows] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        return out
