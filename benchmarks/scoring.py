@@ -60,14 +60,18 @@ def synthetic_texts(pairs: int, rng: random.Random) -> tuple[list[str], list[str
     return prompts, responses
 
 
-def _rates(scorer: Scorer, prompts: list[str], responses: list[str], pairs: int) -> tuple[float, float]:
-    """(pairs/s batched by 64, single-pair p99 in seconds)."""
-    scorer.score(prompts[:64], responses[:64])
+def _rates(encoder: bool, prompts: list[str], responses: list[str], pairs: int) -> tuple[float, float]:
+    """(pairs/s batched by 64, single-pair p99 in seconds), each with a fresh scorer.
+
+    Fresh, so no prompt comes from the encoder's cache: every text here is new to the scorer.
+    """
+    scorer = Scorer(encoder=encoder)
+    scorer.score(["A warm-up prompt."], ["A warm-up answer."])  # caches nothing measured
     start = time.perf_counter()
     for i in range(0, pairs, 64):
         scorer.score(prompts[i : i + 64], responses[i : i + 64])
     batched = pairs / (time.perf_counter() - start)
-    single = []
+    scorer, single = Scorer(encoder=encoder), []
     for i in range(min(pairs, 1000)):
         t = time.perf_counter()
         scorer.score([prompts[i]], [responses[i]])
@@ -78,7 +82,7 @@ def _rates(scorer: Scorer, prompts: list[str], responses: list[str], pairs: int)
 def main(args: argparse.Namespace) -> None:
     # RSS is read before the benchmark texts are built so it reflects the service's footprint.
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    scorer = Scorer()
+    Scorer()  # loaded for its memory only
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rng = random.Random(0)
     if (args.data / "responses").is_dir():
@@ -90,8 +94,8 @@ def main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     _ = [any(k in r.lower() for k in KEYWORDS) for r in responses]
     keyword_rate = args.pairs / (time.perf_counter() - start)
-    linear, linear_p99 = _rates(Scorer(encoder=False), prompts, responses, args.pairs)
-    blended, p99 = _rates(scorer, prompts, responses, args.pairs)
+    linear, linear_p99 = _rates(False, prompts, responses, args.pairs)
+    blended, p99 = _rates(True, prompts, responses, args.pairs)
     size = sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) / 2**20
     print(f"texts: {source}")
     print(f"{'measure':42} {'value':>12} {'target':>12}")

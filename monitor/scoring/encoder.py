@@ -9,6 +9,9 @@ with no network and no torch.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,10 +32,12 @@ _BATCH = 32
 class SentenceEncoder:
     """Mean-pooled, L2-normalised embeddings ``(n, 384)``; thread-safe (onnxruntime sessions are).
 
-    Texts are batched by length, so a batch pads little.
+    Texts are batched by length, so a batch pads little. The last ``cache_size`` embeddings are kept
+    by a digest of their text: the encoder costs a hundred times the n-gram models, and the same
+    prompt often comes back (canary probes, the gate's suite for base and candidate, retries).
     """
 
-    def __init__(self, model_dir: Path, threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, threads: int = 1, cache_size: int = 4096) -> None:
         self.name = "encoder"
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -45,9 +50,31 @@ class SentenceEncoder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(_TOKENS)
         self.dims = int(self._session.get_outputs()[0].shape[1])
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text."""
+        keys = [hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).digest() for t in texts]
+        out = np.zeros((len(texts), self.dims), np.float32)
+        with self._lock:
+            known = {i: self._cache[k] for i, k in enumerate(keys) if k in self._cache}
+            for i in known:
+                self._cache.move_to_end(keys[i])
+        missing = [i for i in range(len(texts)) if i not in known]
+        for i, row in known.items():
+            out[i] = row
+        if missing:
+            out[missing] = self._encode([texts[i] for i in missing])
+            with self._lock:
+                for i in missing:
+                    self._cache[keys[i]] = out[i].copy()  # a row of the caller's array is a view
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return out
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         encoded = self._tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encoded], kind="stable")
         out = np.zeros((len(texts), self.dims), np.float32)

@@ -38,6 +38,8 @@ LICENCES = {
     "toxigen_seed": "MIT + CDLA-Permissive-2.0",
     "coconot": "MIT (allenai/noncompliance); responses: model providers' terms",
     "gptfuzz": "MIT; responses: model providers' terms",
+    # Not training data: the pretrained encoder shipped as encoder.onnx (monitor/training/encoder.py).
+    "all-MiniLM-L6-v2 (encoder.onnx)": "Apache-2.0 (sentence-transformers)",
 }
 
 
@@ -73,6 +75,8 @@ def _markdown(card: dict[str, Any], sections: Sequence[tuple[str, Render]]) -> s
         "",
         "Three linear models over hashed word and character n-grams (`monitor/scoring/features.py`), each a",
         "calibrated logistic regression exported as a small ONNX graph, plus rule-based degeneracy flags.",
+        "The harm category also reads the prompt through a sentence encoder (all-MiniLM-L6-v2, int8 ONNX,",
+        "rebuilt by `python -m monitor.training.encoder`) with a logistic head, blended with its n-grams.",
         "Every split is grouped by prompt, so no prompt is on both sides.",
         "",
         "## Licences of the training data",

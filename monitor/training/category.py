@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 
 from monitor.scoring.features import hash_text, prompt_view
 from monitor.scoring.scorer import CATEGORY_HEAD, blend
@@ -30,9 +30,9 @@ PRIOR = 2.0  # scale of the word-vector term (monitor.training.word_vectors)
 def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
     """Evaluate, export ``harm_category.onnx`` and its encoder head into ``out``, return the card's section.
 
-    Each source is held out in turn from both models; the blend's exponents are fitted on those
-    held-out predictions (every source weighing the same), so they reward what transfers. Their
-    common scale is then calibrated on the grouped held-out slice.
+    Each source is held out in turn from both models, and each variant (n-grams, encoder head,
+    blend) is reported that way. The blend's two exponents are fitted on the grouped held-out slice,
+    which no model in the report trained on either.
     """
     prompts = [r["prompt"] for r in ds.records]
     x, e = matrix([prompt_view(hash_text(p)) for p in prompts]), embed(prompts, out)
@@ -50,59 +50,44 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
         both = part.predict_proba(x[scored]), head.predict_proba(e[scored])
         linear[test], encoder[test] = both[0][test[scored]], both[1][test[scored]]
         unseen[s] = scored, np.stack(both)
-    classes = part.classes
-    weights = _blend_weights(linear, encoder, y, classes, sources)
+    classes, codes = part.classes, np.searchsorted(np.array(part.classes), y)
     model = fit(x[~held], y[~held], group_ids[~held], C, prior=words)
     head = fit(e[~held], y[~held], group_ids[~held], C_HEAD, calibrate=False)
-    weights = _calibrated(
-        weights, model.predict_proba(x[held]), head.predict_proba(e[held]), y[held], classes
-    )
-    prob = blend(model.predict_proba(x[held]), head.predict_proba(e[held]), weights)
+    near = model.predict_proba(x[held]), head.predict_proba(e[held])
+    weights = _blend_weights(*near, codes[held])
+    prob = blend(*near, weights)
     export(fit(x, y, group_ids, C, SEED, prior=words), out / "harm_category.onnx", "harm_category")
     export_head(
         fit(e, y, group_ids, C_HEAD, calibrate=False), out / CATEGORY_HEAD, "harm_category_encoder", weights
     )
     variants = {"linear": linear, "encoder": encoder, "blend": blend(linear, encoder, weights)}
+    report = _HeldOut(y, classes, sources, unseen, weights)
     return {
         "blend": [round(w, 4) for w in weights],
         "leave_one_source_out": {
-            **_pooled(variants["blend"], y, classes, sources, unseen, weights),
-            "variants": {k: _pooled(v, y, classes, sources, unseen, weights, k) for k, v in variants.items()},
+            **report.pooled(variants["blend"]),
+            "variants": {k: report.pooled(v, k) for k, v in variants.items()},
             "per_class_support": {str(c): int((y == c).sum()) for c in sorted(set(y))},
-            "per_source": _per_source(variants["blend"], y, classes, sources, unseen, weights),
+            "per_source": report.per_source(variants["blend"]),
         },
         "held_out": _held_out(prob, y[held], classes),
     }
 
 
-def _blend_weights(
-    linear: np.ndarray, encoder: np.ndarray, y: np.ndarray, classes: tuple[str, ...], sources: np.ndarray
-) -> tuple[float, float]:
-    """Exponents minimising the held-out sources' log loss, each source weighing the same."""
-    codes = np.searchsorted(np.array(classes), y)
-    counts = {s: (sources == s).sum() for s in set(sources)}
-    w = np.array([1 / counts[s] for s in sources])
+def _blend_weights(linear: np.ndarray, encoder: np.ndarray, codes: np.ndarray) -> tuple[float, float]:
+    """Exponents minimising the log loss on the grouped held-out slice: stacking and calibration at once.
+
+    Fitted on unseen sources instead, they came out (0.07, 0.97): better pooled figures with sources
+    held out, but CoCoNot's alarming prompts `benign` 0.66 against 0.77, and a familiar prompt read
+    less sharply than the n-grams read it (README).
+    """
+    w = np.ones(len(codes))
     result = minimize(
-        lambda ab: _log_loss(blend(linear, encoder, ab), codes, w), [0.5, 0.5], bounds=[(0, 3)] * 2
+        lambda ab: _log_loss(blend(linear, encoder, (ab[0], ab[1])), codes, w),
+        [0.5, 0.5],
+        bounds=[(0, 3)] * 2,
     )
     return float(result.x[0]), float(result.x[1])
-
-
-def _calibrated(
-    weights: tuple[float, float],
-    linear: np.ndarray,
-    encoder: np.ndarray,
-    y: np.ndarray,
-    classes: tuple[str, ...],
-) -> tuple[float, float]:
-    """The exponents' common scale (a temperature) fitted on the grouped held-out slice."""
-    codes, w = np.searchsorted(np.array(classes), y), np.ones(len(y))
-    scale = minimize_scalar(
-        lambda t: _log_loss(blend(linear, encoder, (weights[0] * t, weights[1] * t)), codes, w),
-        bounds=(0.1, 5),
-        method="bounded",
-    ).x
-    return float(weights[0] * scale), float(weights[1] * scale)
 
 
 def _log_loss(prob: np.ndarray, codes: np.ndarray, w: np.ndarray) -> float:
@@ -114,65 +99,49 @@ def _harmful(prob: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _unseen(
-    sources: np.ndarray,
-    y: np.ndarray,
-    classes: tuple[str, ...],
-    unseen: dict[str, tuple[np.ndarray, np.ndarray]],
-    pick: Callable[[np.ndarray, np.ndarray], np.ndarray],
-) -> dict[str, float]:
-    """Each held-out source's AUROC against prompts of the other class that no fold trained on."""
-    out = {}
-    for s, (scored, both) in unseen.items():
-        out[s] = unseen_auroc(y[scored] == "benign", sources[scored] == s, _harmful(pick(*both), classes))
-    return out
+@dataclass(frozen=True, slots=True)
+class _HeldOut:
+    """What every source-held-out figure reads: labels, sources, and each fold's scored rows."""
 
+    y: np.ndarray
+    classes: tuple[str, ...]
+    sources: np.ndarray
+    unseen: dict[str, tuple[np.ndarray, np.ndarray]]  # source -> (rows scored, both models' probs)
+    weights: tuple[float, float]
 
-def _pick(variant: str, weights: tuple[float, float]) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    if variant == "linear":
-        return lambda linear, _: linear
-    if variant == "encoder":
-        return lambda _, encoder: encoder
-    return lambda linear, encoder: blend(linear, encoder, weights)
+    def auroc_vs_unseen(self, variant: str) -> dict[str, float]:
+        """Each held-out source's AUROC against prompts of the other class that no fold trained on."""
+        out = {}
+        for s, (scored, (linear, encoder)) in self.unseen.items():
+            prob = {"linear": linear, "encoder": encoder}.get(variant)
+            prob = blend(linear, encoder, self.weights) if prob is None else prob
+            out[s] = unseen_auroc(
+                self.y[scored] == "benign", self.sources[scored] == s, _harmful(prob, self.classes)
+            )
+        return out
 
+    def pooled(self, prob: np.ndarray, variant: str = "blend") -> dict[str, Any]:
+        """One variant's figures with each source held out."""
+        benign, harmful = self.y == "benign", _harmful(prob, self.classes)
+        alarming = (self.sources == "coconot") & benign
+        return {
+            "macro_f1": macro_f1(self.y, np.array(self.classes)[prob.argmax(axis=1)]),
+            "harmful_auroc": binary_metrics((~benign).astype(int), harmful).get("auroc"),
+            "mean_auroc_vs_unseen": round(float(np.mean(list(self.auroc_vs_unseen(variant).values()))), 4),
+            "alarming_benign_called_benign": round(float((harmful[alarming] < 0.5).mean()), 4),  # noqa: PLR2004
+        }
 
-def _pooled(
-    prob: np.ndarray,
-    y: np.ndarray,
-    classes: tuple[str, ...],
-    sources: np.ndarray,
-    unseen: dict[str, tuple[np.ndarray, np.ndarray]],
-    weights: tuple[float, float],
-    variant: str = "blend",
-) -> dict[str, Any]:
-    """One variant's figures with each source held out."""
-    benign, harmful = y == "benign", _harmful(prob, classes)
-    contrast = sources == "coconot"
-    return {
-        "macro_f1": macro_f1(y, np.array(classes)[prob.argmax(axis=1)]),
-        "harmful_auroc": binary_metrics((~benign).astype(int), harmful).get("auroc"),
-        "mean_auroc_vs_unseen": round(
-            float(np.mean(list(_unseen(sources, y, classes, unseen, _pick(variant, weights)).values()))), 4
-        ),
-        "alarming_benign_called_benign": round(float((harmful[contrast & benign] < 0.5).mean()), 4),  # noqa: PLR2004
-    }
-
-
-def _per_source(
-    prob: np.ndarray,
-    y: np.ndarray,
-    classes: tuple[str, ...],
-    sources: np.ndarray,
-    unseen: dict[str, tuple[np.ndarray, np.ndarray]],
-    weights: tuple[float, float],
-) -> dict[str, Any]:
-    predicted = np.array(classes)[prob.argmax(axis=1)]
-    aurocs = _unseen(sources, y, classes, unseen, _pick("blend", weights))
-    return {
-        s: _source_shares(y[sources == s], predicted[sources == s], _harmful(prob, classes)[sources == s])
-        | {"auroc_vs_unseen": aurocs[s]}
-        for s in sorted(set(sources))
-    }
+    def per_source(self, prob: np.ndarray) -> dict[str, Any]:
+        """The blend's shares and ranking for each held-out source."""
+        predicted, harmful = np.array(self.classes)[prob.argmax(axis=1)], _harmful(prob, self.classes)
+        aurocs = self.auroc_vs_unseen("blend")
+        return {
+            s: _source_shares(
+                self.y[self.sources == s], predicted[self.sources == s], harmful[self.sources == s]
+            )
+            | {"auroc_vs_unseen": aurocs[s]}
+            for s in sorted(set(self.sources))
+        }
 
 
 def _held_out(prob: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> dict[str, Any]:
@@ -209,9 +178,8 @@ def render(section: dict[str, Any]) -> list[str]:
         "Two models, blended: the linear model over hashed prompt n-grams (fitted with the word-vector",
         f"prior at scale {PRIOR}, `monitor/training/word_vectors.py`) and a logistic head over the",
         "prompt's MiniLM sentence embedding (`encoder.onnx`, `harm_category_encoder.onnx`). The scorer",
-        "multiplies their probabilities raised to exponents fitted on sources each model never saw,",
-        f"every source weighing the same, then scaled on the grouped held-out slice: {section.get('blend')}",
-        "(linear, encoder).",
+        "multiplies their probabilities raised to two exponents fitted on the grouped held-out slice",
+        f"(which also calibrates the product): {section.get('blend')} (linear, encoder).",
         "",
         f"Leave one source out, pooled (blend): macro-F1 {loso['macro_f1']},",
         f"harmful-vs-benign AUROC {loso['harmful_auroc']}.",
@@ -221,11 +189,12 @@ def render(section: dict[str, Any]) -> list[str]:
         "the other class (its own and the slice's benign prompts, or the slice's harmful ones for a",
         f"benign-only source); mean {loso['mean_auroc_vs_unseen']}.",
         "`alarming_benign_called_benign` is CoCoNot's safe but alarming-sounding prompts called `benign`",
-        "with CoCoNot held out. The blend's exponents were fitted on these same held-out predictions",
-        "(two numbers), so its row is slightly optimistic against the other two.",
+        "with CoCoNot held out.",
         "",
         *table(
-            variants, ("macro_f1", "harmful_auroc", "mean_auroc_vs_unseen", "alarming_benign_called_benign")
+            variants,
+            ("macro_f1", "harmful_auroc", "mean_auroc_vs_unseen", "alarming_benign_called_benign"),
+            "model",
         ),
         "",
         "Each source held out, the blend (the shares at the 0.5 threshold, and the category among",

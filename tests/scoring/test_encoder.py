@@ -81,3 +81,11 @@ def test_head_carries_its_blend_weights_and_the_linear_models_classes():
     head = HeadSession(MODEL_DIR / CATEGORY_HEAD)
     assert all(w >= 0 for w in head.blend)
     assert head.classes == Scorer(encoder=False)._category.classes
+
+
+def test_repeated_texts_come_from_the_bounded_cache():
+    encoder = SentenceEncoder(MODEL_DIR, cache_size=2)
+    first = encoder.embed(["one prompt", "another prompt"])
+    assert np.array_equal(encoder.embed(["another prompt", "one prompt"]), first[::-1])
+    encoder.embed(["a third prompt"])
+    assert len(encoder._cache) == 2  # the least recently used went
