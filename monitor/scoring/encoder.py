@@ -75,7 +75,8 @@ class SentenceEncoder:
         return out
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
-        encoded = self._tokenizer.encode_batch(list(texts))
+        # One at a time: encode_batch spreads over every core (Rust threads), and scoring keeps to one.
+        encoded = [self._tokenizer.encode(t) for t in texts]
         order = np.argsort([len(e.ids) for e in encoded], kind="stable")
         out = np.zeros((len(texts), self.dims), np.float32)
         for start in range(0, len(order), _BATCH):
