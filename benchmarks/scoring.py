@@ -23,7 +23,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from monitor.scoring.scorer import MODEL_DIR, Scorer
+from monitor.scoring.scorer import MODEL_DIR, TOXICITY_HEAD, Scorer
+from monitor.scoring.session import HeadSession
 
 LETTERS = "etaoinshrdlucmfwypvbgkjqxz"
 
@@ -108,8 +109,11 @@ def main(args: argparse.Namespace) -> None:
     print(f"{'model files (MB)':42} {size:12.1f} {'<= 60':>12}")
     print(f"{'process max RSS after load (MB)':42} {rss_after:12.0f} {'<= 300':>12}")
     print(f"{'  of which models and runtime (MB)':42} {rss_after - rss_before:12.0f} {'':>12}")
-    print("cascade: every prompt also goes through the sentence encoder (heavy share 100 % of prompts,")
-    print("0 % of responses); Scorer(encoder=False), or a model_dir without encoder.onnx, is the linear tier")
+    cascade = HeadSession(MODEL_DIR / TOXICITY_HEAD).cascade
+    linear_scores = Scorer(encoder=False).score(prompts, responses)
+    sent = 100 * sum(s.toxicity >= cascade for s in linear_scores) / len(responses)
+    print(f"heavy tier: 100 % of prompts (harm category); {sent:.1f} % of responses (toxicity >= {cascade})")
+    print("linear tier: Scorer(encoder=False), scoring.encoder: false, or a model_dir without encoder.onnx")
 
 
 if __name__ == "__main__":

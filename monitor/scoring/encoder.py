@@ -54,8 +54,10 @@ class SentenceEncoder:
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text."""
+    def embed(self, texts: Sequence[str], cache: bool = True) -> np.ndarray:
+        """One row per text; ``cache=False`` for texts that rarely come back (responses)."""
+        if not cache:
+            return self._encode(texts)
         keys = [hashlib.blake2b(t.encode("utf-8", "replace"), digest_size=16).digest() for t in texts]
         out = np.zeros((len(texts), self.dims), np.float32)
         with self._lock:

@@ -17,13 +17,24 @@ from monitor.scoring.encoder import ENCODER, SentenceEncoder
 from monitor.scoring.features import WordHashes, views
 from monitor.scoring.session import HeadSession, LinearSession
 
-__all__ = ["CATEGORY_HEAD", "MODEL_DIR", "UNCERTAIN", "Scorer", "blend", "prompt_key"]
+__all__ = [
+    "CATEGORY_HEAD",
+    "MODEL_DIR",
+    "TOXICITY_HEAD",
+    "UNCERTAIN",
+    "Scorer",
+    "blend",
+    "blend_binary",
+    "prompt_key",
+    "two_columns",
+]
 
 MODEL_DIR = Path(str(resources.files("monitor") / "models"))
 UNCERTAIN = (0.2, 0.8)  # refusal probabilities strictly inside are `uncertain`
 _CATEGORY_CONFIDENT = 0.5
 _NORMALISE = re.compile(r"[^a-z0-9]+")
 CATEGORY_HEAD = "harm_category_encoder.onnx"
+TOXICITY_HEAD = "toxicity_encoder.onnx"
 
 
 def prompt_key(prompt: str) -> str:
@@ -43,8 +54,9 @@ class Scorer:
         Toxicity probability at or above which ``toxic`` is 1.
     encoder
         Also read each prompt through the sentence encoder and blend its harm-category head with the
-        linear model (when ``model_dir`` has both files). Off, the category is the linear model's
-        alone: five times faster, and worse on prompts unlike the training sources (README).
+        linear model (when ``model_dir`` has both files), and each response the linear toxicity
+        model scores at or above the toxicity head's ``cascade``. Off, the linear models decide
+        alone: about 20 times faster, and worse on texts unlike the training sources (README).
 
     """
 
@@ -69,6 +81,9 @@ class Scorer:
             if self._category_head.classes != self._category.classes:
                 msg = f"{CATEGORY_HEAD} and harm_category.onnx disagree on the classes"
                 raise ValueError(msg)
+        self._toxicity_head: HeadSession | None = None
+        if self._encoder is not None and (model_dir / TOXICITY_HEAD).exists():
+            self._toxicity_head = HeadSession(model_dir / TOXICITY_HEAD)
         self._word_hashes = WordHashes()
 
     def score(
@@ -91,6 +106,7 @@ class Scorer:
         if self._encoder is not None:
             heads = self._category_head.run_embedding(self._encoder.embed(prompts))
             category = blend(category, heads, self._category_head.blend)
+            toxicity = self._toxicity_cascade(toxicity, responses)
             started = self._timed("encoder", started)
         scores = [
             self._judge(float(refusal[i, 0]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
@@ -98,6 +114,23 @@ class Scorer:
         ]
         self._timed("degeneracy", started)
         return scores
+
+    def _toxicity_cascade(self, toxicity: np.ndarray, responses: Sequence[str]) -> np.ndarray:
+        """Blend the encoder's toxicity into the responses the linear model does not call clean.
+
+        Most real answers score low and keep the linear model's probability: the encoder reads a
+        whole response, which costs a hundred times the n-grams.
+        """
+        head = self._toxicity_head
+        if head is None or self._encoder is None:
+            return toxicity
+        sent = np.flatnonzero(toxicity[:, 0] >= head.cascade)
+        if not len(sent):
+            return toxicity
+        encoded = head.run_embedding(self._encoder.embed([responses[int(i)] for i in sent], cache=False))
+        out = toxicity.copy()
+        out[sent, 0] = blend_binary(toxicity[sent, 0], encoded[:, 0], head.blend)
+        return out
 
     def _timed(self, name: str, started: float) -> float:
         now = time.perf_counter()
@@ -141,6 +174,17 @@ def blend(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float])
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     out: np.ndarray = z / z.sum(axis=1, keepdims=True)
     return out
+
+
+def blend_binary(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float]) -> np.ndarray:
+    """:func:`blend` for two binary models' probabilities of the positive class."""
+    out: np.ndarray = blend(two_columns(linear), two_columns(encoder), weights)[:, 1]
+    return out
+
+
+def two_columns(p: np.ndarray) -> np.ndarray:
+    """A binary probability as the two columns (1 - p, p)."""
+    return np.stack([1 - p, p], axis=1)
 
 
 def _ignore(_: str, __: float) -> None:

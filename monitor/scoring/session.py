@@ -77,13 +77,15 @@ class HeadSession(LinearSession):
     """An encoder head: a linear layer over sentence embeddings, with its blend weights.
 
     ``blend`` is (linear, encoder): the exponents of the linear model's and this head's
-    probabilities in the product of experts the scorer takes.
+    probabilities in the product of experts the scorer takes. ``cascade``: a binary head is asked
+    only where the linear model's probability is at least this.
     """
 
     def __init__(self, path: Path, threads: int = 1) -> None:
         super().__init__(path, threads)
         linear, encoder = self.metadata.get("blend", "0,1").split(",")
         self.blend = (float(linear), float(encoder))
+        self.cascade = float(self.metadata.get("cascade", "0"))
 
     def run_embedding(self, embedding: np.ndarray) -> np.ndarray:
         """Probabilities ``[batch, classes]`` for rows of embeddings."""

@@ -33,7 +33,7 @@ def embed(texts: Sequence[str], out: Path) -> np.ndarray:
     for name in (ENCODER, TOKENIZER):
         if not (out / name).exists():
             shutil.copyfile(MODEL_DIR / name, out / name)
-    return SentenceEncoder(out, threads=2).embed(texts)
+    return SentenceEncoder(out, threads=2).embed(texts, cache=False)
 
 
 def build(out: Path) -> None:  # pragma: no cover - needs torch; run by hand

@@ -40,11 +40,14 @@ def export(model: LinearModel, path: Path, name: str) -> None:
     _write(graph, path, {"classes": ",".join(model.classes)})
 
 
-def export_head(model: LinearModel, path: Path, name: str, blend: tuple[float, float]) -> None:
+def export_head(
+    model: LinearModel, path: Path, name: str, blend: tuple[float, float], cascade: float = 0.0
+) -> None:
     """An encoder head: input ``embedding`` float [batch, dims], output ``probabilities``.
 
     ``blend`` (linear, encoder) are the exponents of the two models' probabilities in the scorer's
-    product of experts; they travel in the metadata so the pair is rebuilt together.
+    product of experts, and ``cascade`` the linear probability below which a binary head is not
+    asked; they travel in the metadata so the pair is rebuilt together.
     """
     dims, classes = model.weights.shape[0] - 1, model.weights.shape[1]
     nodes = [
@@ -62,7 +65,8 @@ def export_head(model: LinearModel, path: Path, name: str, blend: tuple[float, f
             numpy_helper.from_array(model.bias.astype(np.float32), "bias"),
         ],
     )
-    _write(graph, path, {"classes": ",".join(model.classes), "blend": f"{blend[0]:.6f},{blend[1]:.6f}"})
+    metadata = {"classes": ",".join(model.classes), "blend": f"{blend[0]:.6f},{blend[1]:.6f}"}
+    _write(graph, path, metadata | {"cascade": f"{cascade:.6f}"})
 
 
 def _write(graph: onnx.GraphProto, path: Path, metadata: dict[str, str]) -> None:

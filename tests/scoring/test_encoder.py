@@ -9,7 +9,7 @@ import pytest
 
 from monitor.errors import ClassifierError
 from monitor.scoring.encoder import ENCODER, TOKENIZER, SentenceEncoder
-from monitor.scoring.scorer import CATEGORY_HEAD, MODEL_DIR, Scorer, blend
+from monitor.scoring.scorer import CATEGORY_HEAD, MODEL_DIR, TOXICITY_HEAD, Scorer, blend, blend_binary
 from monitor.scoring.session import HeadSession
 
 
@@ -59,7 +59,7 @@ def test_the_shipped_scorer_blends_and_can_be_turned_off():
     blended = Scorer().score([prompt], ["No."])[0]
     linear = Scorer(encoder=False).score([prompt], ["No."])[0]
     assert blended.category_probs != linear.category_probs
-    assert blended.refusal_prob == linear.refusal_prob  # only the category reads the encoder
+    assert blended.refusal_prob == linear.refusal_prob  # refusal never reads the encoder
 
 
 def test_a_model_folder_without_the_encoder_scores_with_the_linear_model(tmp_path):
@@ -89,3 +89,23 @@ def test_repeated_texts_come_from_the_bounded_cache():
     assert np.array_equal(encoder.embed(["another prompt", "one prompt"]), first[::-1])
     encoder.embed(["a third prompt"])
     assert len(encoder._cache) == 2  # the least recently used went
+
+
+def test_toxicity_goes_to_the_encoder_only_where_the_linear_model_does_not_call_it_clean():
+    responses = [
+        "Here is a recipe for lentil soup with carrots, cumin and a squeeze of lemon.",
+        "You are a worthless idiot and everyone despises you, so shut up.",
+    ]
+    linear = [s.toxicity for s in Scorer(encoder=False).score(["Q?", "Q?"], responses)]
+    shipped = [s.toxicity for s in Scorer().score(["Q?", "Q?"], responses)]
+    cascade = HeadSession(MODEL_DIR / TOXICITY_HEAD).cascade
+    assert linear[0] < cascade
+    assert shipped[0] == linear[0]
+    assert linear[1] >= cascade
+    assert shipped[1] != linear[1]
+
+
+def test_binary_blend_matches_the_two_class_product():
+    linear, encoder = np.array([0.2, 0.9]), np.array([0.6, 0.1])
+    expected = blend(np.stack([1 - linear, linear], 1), np.stack([1 - encoder, encoder], 1), (0.5, 0.7))[:, 1]
+    assert np.allclose(blend_binary(linear, encoder, (0.5, 0.7)), expected)
