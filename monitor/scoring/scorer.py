@@ -49,7 +49,8 @@ class Scorer:
     Parameters
     ----------
     model_dir
-        Folder with ``refusal.onnx``, ``toxicity.onnx`` and ``harm_category.onnx``.
+        Folder with ``refusal.onnx``, ``toxicity.onnx`` and ``harm_category.onnx``, and optionally
+        the sentence encoder (``encoder.onnx``, its tokenizer) and its two heads.
     toxic_threshold
         Toxicity probability at or above which ``toxic`` is 1.
     encoder
@@ -167,8 +168,8 @@ class Scorer:
 def blend(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float]) -> np.ndarray:
     """A product of experts: ``linear**a * encoder**b``, renormalised per row.
 
-    The exponents are fitted on sources each model never saw (``monitor/training/category.py``), so
-    the blend leans on whichever model transfers.
+    The exponents are fitted on prompts neither model trained on (``monitor/training/stacking.py``),
+    which also calibrates the product.
     """
     logits = weights[0] * np.log(np.maximum(linear, 1e-9)) + weights[1] * np.log(np.maximum(encoder, 1e-9))
     z = np.exp(logits - logits.max(axis=1, keepdims=True))

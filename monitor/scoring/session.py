@@ -38,8 +38,8 @@ def map_onnx_errors(name: str) -> Iterator[None]:
         raise ClassifierError(msg) from exc
 
 
-class LinearSession:
-    """One ONNX linear model over hashed features; thread-safe (onnxruntime sessions are).
+class _Session:
+    """One ONNX model and its metadata; thread-safe (onnxruntime sessions are).
 
     Parameters
     ----------
@@ -61,6 +61,10 @@ class LinearSession:
             self.metadata: dict[str, str] = self._session.get_modelmeta().custom_metadata_map
         self.classes = tuple(self.metadata.get("classes", "").split(","))
 
+
+class LinearSession(_Session):
+    """A linear model over hashed features (``monitor.training.onnx_export.export``)."""
+
     def run(self, rows: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities ``[batch, classes]`` for rows of feature ids."""
         width = max((len(r) for r in rows), default=1) or 1
@@ -73,7 +77,7 @@ class LinearSession:
             return probabilities
 
 
-class HeadSession(LinearSession):
+class HeadSession(_Session):
     """An encoder head: a linear layer over sentence embeddings, with its blend weights.
 
     ``blend`` is (linear, encoder): the exponents of the linear model's and this head's

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from monitor.scoring.features import hash_text, prompt_view
 from monitor.scoring.scorer import CATEGORY_HEAD, blend
@@ -39,18 +40,9 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
     words = prior("p1", PRIOR)
     y, group_ids, sources = np.array(ds.column("category")), groups(ds), np.array(ds.column("source"))
     held = folds(group_ids, 5)[0]
-    linear, encoder = np.zeros((len(y), len(set(y)))), np.zeros((len(y), len(set(y))))
-    unseen: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # source -> (rows scored, both models' probs)
-    for s in sorted(set(sources)):
-        # No fold trains on ``held``, so each source can also be ranked against unseen prompts.
-        test, train = sources == s, (sources != s) & ~held
-        scored = test | held
-        part = fit(x[train], y[train], group_ids[train], C, calibrate=False, prior=words)
-        head = fit(e[train], y[train], group_ids[train], C_HEAD, calibrate=False)
-        both = part.predict_proba(x[scored]), head.predict_proba(e[scored])
-        linear[test], encoder[test] = both[0][test[scored]], both[1][test[scored]]
-        unseen[s] = scored, np.stack(both)
-    classes, codes = part.classes, np.searchsorted(np.array(part.classes), y)
+    linear, encoder, unseen = _each_source_held_out(x, e, y, group_ids, sources, held, words)
+    classes = tuple(str(c) for c in np.unique(y))  # as fit orders them
+    codes = np.searchsorted(np.array(classes), y)
     model = fit(x[~held], y[~held], group_ids[~held], C, prior=words)
     head = fit(e[~held], y[~held], group_ids[~held], C_HEAD, calibrate=False)
     near = model.predict_proba(x[held]), head.predict_proba(e[held])
@@ -80,6 +72,33 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
 def _harmful(prob: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     out: np.ndarray = 1 - prob[:, classes.index("benign")]
     return out
+
+
+def _each_source_held_out(
+    x: csr_matrix,
+    e: np.ndarray,
+    y: np.ndarray,
+    group_ids: np.ndarray,
+    sources: np.ndarray,
+    held: np.ndarray,
+    words: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Both models' probabilities for each source, fitted without it (and without the slice).
+
+    Also, per source, the rows it and the slice hold and both models' probabilities there, so each
+    source can be ranked against prompts no fold trained on.
+    """
+    linear, encoder = np.zeros((len(y), len(set(y)))), np.zeros((len(y), len(set(y))))
+    unseen: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # source -> (rows scored, both models' probs)
+    for s in sorted(set(sources)):
+        test, train = sources == s, (sources != s) & ~held
+        scored = test | held
+        part = fit(x[train], y[train], group_ids[train], C, calibrate=False, prior=words)
+        head = fit(e[train], y[train], group_ids[train], C_HEAD, calibrate=False)
+        both = part.predict_proba(x[scored]), head.predict_proba(e[scored])
+        linear[test], encoder[test] = both[0][test[scored]], both[1][test[scored]]
+        unseen[s] = scored, np.stack(both)
+    return linear, encoder, unseen
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +173,9 @@ def _source_shares(y: np.ndarray, predicted: np.ndarray, harmful_prob: np.ndarra
 def render(section: dict[str, Any]) -> list[str]:
     """The card's Markdown for this model."""
     loso = section["leave_one_source_out"]
-    variants = loso.get("variants", {})
+    variants = {
+        k: loso["variants"][k] for k in ("linear", "encoder", "blend") if k in loso.get("variants", {})
+    }
     return [
         "## Harm category (10 classes)",
         "",
