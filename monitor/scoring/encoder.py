@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from monitor.scoring.session import map_onnx_errors
+from monitor.scoring.session import OnnxSession
 
 __all__ = ["ENCODER", "TOKENIZER", "SentenceEncoder"]
 
@@ -38,18 +37,11 @@ class SentenceEncoder:
     """
 
     def __init__(self, model_dir: Path, threads: int = 1, cache_size: int = 4096) -> None:
-        self.name = "encoder"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        with map_onnx_errors(self.name):
-            self._session = ort.InferenceSession(
-                str(model_dir / ENCODER), options, providers=["CPUExecutionProvider"]
-            )
+        self._model = OnnxSession(model_dir / ENCODER, threads)
         self._tokenizer = Tokenizer.from_file(str(model_dir / TOKENIZER))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(_TOKENS)
-        self.dims = int(self._session.get_outputs()[0].shape[1])
+        self.dims = int(self._model.width)
         self.cache_size = cache_size
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -89,6 +81,5 @@ class SentenceEncoder:
             for r, i in enumerate(rows):
                 ids[r, : len(encoded[i].ids)] = encoded[i].ids
                 mask[r, : len(encoded[i].ids)] = 1
-            with map_onnx_errors(self.name):
-                out[rows] = self._session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[rows] = self._model.outputs({"input_ids": ids, "attention_mask": mask})
         return out

@@ -12,7 +12,7 @@ import onnxruntime as ort
 from monitor.errors import ClassifierError
 from monitor.scoring.features import PAD
 
-__all__ = ["HeadSession", "LinearSession", "map_onnx_errors"]
+__all__ = ["HeadSession", "LinearSession", "OnnxSession", "map_onnx_errors"]
 
 
 # onnxruntime's own exceptions derive from Exception alone: a corrupt file raises InvalidProtobuf,
@@ -38,7 +38,7 @@ def map_onnx_errors(name: str) -> Iterator[None]:
         raise ClassifierError(msg) from exc
 
 
-class _Session:
+class OnnxSession:
     """One ONNX model and its metadata; thread-safe (onnxruntime sessions are).
 
     Parameters
@@ -60,9 +60,16 @@ class _Session:
             self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             self.metadata: dict[str, str] = self._session.get_modelmeta().custom_metadata_map
         self.classes = tuple(self.metadata.get("classes", "").split(","))
+        self.width = self._session.get_outputs()[0].shape[-1]
+
+    def outputs(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The first output for ``feed``, onnxruntime's failures mapped to :class:`ClassifierError`."""
+        with map_onnx_errors(self.name):
+            first: np.ndarray = self._session.run(None, feed)[0]
+            return first
 
 
-class LinearSession(_Session):
+class LinearSession(OnnxSession):
     """A linear model over hashed features (``monitor.training.onnx_export.export``)."""
 
     def run(self, rows: Sequence[np.ndarray]) -> np.ndarray:
@@ -72,12 +79,10 @@ class LinearSession(_Session):
         for i, row in enumerate(rows):
             ids[i, : len(row)] = row
         scale = (1 / np.sqrt(np.maximum([len(r) for r in rows], 1))).astype(np.float32)[:, None]
-        with map_onnx_errors(self.name):
-            probabilities: np.ndarray = self._session.run(None, {"ids": ids, "scale": scale})[0]
-            return probabilities
+        return self.outputs({"ids": ids, "scale": scale})
 
 
-class HeadSession(_Session):
+class HeadSession(OnnxSession):
     """An encoder head: a linear layer over sentence embeddings, with its blend weights.
 
     ``blend`` is (linear, encoder): the exponents of the linear model's and this head's
@@ -93,6 +98,4 @@ class HeadSession(_Session):
 
     def run_embedding(self, embedding: np.ndarray) -> np.ndarray:
         """Probabilities ``[batch, classes]`` for rows of embeddings."""
-        with map_onnx_errors(self.name):
-            probabilities: np.ndarray = self._session.run(None, {"embedding": embedding})[0]
-            return probabilities
+        return self.outputs({"embedding": embedding})
