@@ -25,6 +25,7 @@ __all__ = [
     "Scorer",
     "blend",
     "blend_binary",
+    "cascade",
     "prompt_key",
     "two_columns",
 ]
@@ -122,16 +123,15 @@ class Scorer:
         Most real answers score low and keep the linear model's probability: the encoder reads a
         whole response, which costs a hundred times the n-grams.
         """
-        head = self._toxicity_head
-        if head is None or self._encoder is None:
+        head, encoder = self._toxicity_head, self._encoder
+        if head is None or encoder is None:
             return toxicity
-        sent = np.flatnonzero(toxicity[:, 0] >= head.cascade)
-        if not len(sent):
-            return toxicity
-        encoded = head.run_embedding(self._encoder.embed([responses[int(i)] for i in sent], cache=False))
-        out = toxicity.copy()
-        out[sent, 0] = blend_binary(toxicity[sent, 0], encoded[:, 0], head.blend)
-        return out
+
+        def read(sent: np.ndarray) -> np.ndarray:
+            texts = [responses[int(i)] for i in sent]
+            return head.run_embedding(encoder.embed(texts, cache=False))[:, 0]
+
+        return cascade(toxicity[:, 0], read, head.blend, head.cascade)[:, None]
 
     def _timed(self, name: str, started: float) -> float:
         now = time.perf_counter()
@@ -174,6 +174,24 @@ def blend(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float])
     logits = weights[0] * np.log(np.maximum(linear, 1e-9)) + weights[1] * np.log(np.maximum(encoder, 1e-9))
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
     out: np.ndarray = z / z.sum(axis=1, keepdims=True)
+    return out
+
+
+def cascade(
+    linear: np.ndarray,
+    encoder: Callable[[np.ndarray], np.ndarray],
+    weights: tuple[float, float],
+    threshold: float,
+) -> np.ndarray:
+    """Binary probabilities: the linear model's, blended with the encoder's from ``threshold`` up.
+
+    ``encoder`` is asked only for the rows sent (their indices), as it costs a hundred times the
+    linear model; training and the scorer both decide through here.
+    """
+    sent = np.flatnonzero(linear >= threshold)
+    out = linear.copy()
+    if len(sent):
+        out[sent] = blend_binary(linear[sent], encoder(sent), weights)
     return out
 
 

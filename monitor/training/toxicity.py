@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from monitor.scoring.features import hash_text, text_view
-from monitor.scoring.scorer import TOXICITY_HEAD, blend_binary, two_columns
+from monitor.scoring.scorer import TOXICITY_HEAD, cascade, two_columns
 from monitor.training.card import reliability, table
 from monitor.training.data import Dataset
 from monitor.training.encoder import embed
@@ -76,9 +76,8 @@ def train_toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
 
 
 def _cascade(linear: np.ndarray, encoder: np.ndarray, weights: tuple[float, float]) -> np.ndarray:
-    """What the scorer returns: the blend where the linear model reaches ``CASCADE``, else its own."""
-    out: np.ndarray = np.where(linear >= CASCADE, blend_binary(linear, encoder, weights), linear)
-    return out
+    """What the scorer returns for these rows (:func:`monitor.scoring.scorer.cascade`)."""
+    return cascade(linear, lambda sent: encoder[sent], weights, CASCADE)
 
 
 def render(section: dict[str, Any]) -> list[str]:
