@@ -57,11 +57,12 @@ def train_category(ds: Dataset, out: Path) -> dict[str, Any]:
     )
     variants = {"linear": linear, "encoder": encoder, "blend": blend(linear, encoder, weights)}
     report = _HeldOut(y, classes, sources, unseen, weights)
+    pooled = {k: report.pooled(v, k) for k, v in variants.items()}
     return {
         "blend": [round(w, 4) for w in weights],
         "leave_one_source_out": {
-            **report.pooled(variants["blend"]),
-            "variants": {k: report.pooled(v, k) for k, v in variants.items()},
+            **pooled["blend"],
+            "variants": pooled,
             "per_class_support": {str(c): int((y == c).sum()) for c in sorted(set(y))},
             "per_source": report.per_source(variants["blend"]),
         },
