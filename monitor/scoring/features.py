@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.scoring.personas import personas
+
 __all__ = [
     "DIMS",
     "PAD",
@@ -23,6 +25,7 @@ __all__ = [
     "WordHashes",
     "bucket",
     "hash_text",
+    "persona_views",
     "prompt_view",
     "prompt_words",
     "response_view",
@@ -172,13 +175,26 @@ def prompt_view(prompt: Hashed) -> np.ndarray:
     )
 
 
+def persona_views(
+    response: str, word_hashes: WordHashes | None = None, hashed: Hashed | None = None
+) -> list[np.ndarray]:
+    """Refusal features of each persona turn (:func:`monitor.scoring.personas.personas`).
+
+    ``hashed`` is the whole response already hashed, reused when it is not split.
+    """
+    turns = personas(response)
+    if len(turns) == 1:
+        return [response_view(hashed or hash_text(response, word_hashes))]
+    return [response_view(hash_text(t, word_hashes)) for t in turns]
+
+
 def views(
     prompt: str, response: str, word_hashes: WordHashes | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The refusal, toxicity and harm-category features of one pair, hashing each text once."""
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The refusal (one view per persona turn), toxicity and harm-category features of one pair."""
     hashed_prompt, hashed_response = hash_text(prompt, word_hashes), hash_text(response, word_hashes)
     return (
-        response_view(hashed_response),
+        persona_views(response, word_hashes, hashed_response),
         text_view(hashed_response),
         prompt_view(hashed_prompt),
     )

@@ -15,6 +15,7 @@ from monitor.events import Scores
 from monitor.scoring.degeneracy import assess
 from monitor.scoring.encoder import ENCODER, SentenceEncoder
 from monitor.scoring.features import WordHashes, views
+from monitor.scoring.personas import least
 from monitor.scoring.session import HeadSession, LinearSession
 
 __all__ = [
@@ -99,7 +100,7 @@ class Scorer:
         started = time.perf_counter()
         features = [views(p, r, self._word_hashes) for p, r in zip(prompts, responses, strict=True)]
         started = self._timed("features", started)
-        refusal = self._refusal.run([f[0] for f in features])
+        refusal = self._persona_refusal([f[0] for f in features])
         started = self._timed("refusal", started)
         toxicity = self._toxicity.run([f[1] for f in features])
         started = self._timed("toxicity", started)
@@ -111,11 +112,16 @@ class Scorer:
             toxicity = self._toxicity_cascade(toxicity, responses)
             started = self._timed("encoder", started)
         scores = [
-            self._judge(float(refusal[i, 0]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
+            self._judge(float(refusal[i]), float(toxicity[i, 0]), category[i], responses[i], finish[i])
             for i in range(len(prompts))
         ]
         self._timed("degeneracy", started)
         return scores
+
+    def _persona_refusal(self, turns: list[list[np.ndarray]]) -> np.ndarray:
+        """P(refusal) of each pair: the least of its persona turns' (``personas.least``)."""
+        per_turn = self._refusal.run([view for pair in turns for view in pair])[:, 0]
+        return least(per_turn, np.array([len(pair) for pair in turns]))
 
     def _toxicity_cascade(self, toxicity: np.ndarray, responses: Sequence[str]) -> np.ndarray:
         """Blend the encoder's toxicity into the responses the linear model does not call clean.
