@@ -61,6 +61,7 @@ def fit(
     calibrate: bool = True,
     sample_weight: np.ndarray | None = None,
     prior: np.ndarray | None = None,
+    tol: float = 1e-3,
 ) -> LinearModel:
     """Fit, then calibrate on grouped out-of-fold logits (Platt for binary, temperature otherwise).
 
@@ -68,20 +69,19 @@ def fit(
     (AUROC, macro-F1), and four times cheaper. ``sample_weight`` weighs records in the fit and in
     the calibration alike. ``prior`` ``(DIMS, d)`` gives buckets dense vectors
     (:mod:`monitor.training.word_vectors`): the fit also sees ``x @ prior``, and its weights on
-    those columns fold back into the buckets', so the exported graph is unchanged.
+    those columns fold back into the buckets', so the exported graph is unchanged. ``tol`` is the
+    solver's stopping tolerance.
     """
     classes = tuple(str(v) for v in np.unique(y))
     w = np.ones(len(y)) if sample_weight is None else sample_weight
-    base = LogisticRegression(C=c, max_iter=1000, tol=1e-3)
+    base = LogisticRegression(C=c, max_iter=1000, tol=tol)
     x = x if prior is None else hstack([x, csr_matrix(x @ prior)]).tocsr()
     if not calibrate:
         weights, bias = _weights(base.fit(x, y, sample_weight=w), prior)
         return LinearModel(weights, bias, classes)
     logits = np.zeros((len(y), 1 if len(classes) == 2 else len(classes)))  # noqa: PLR2004
     for train, test in StratifiedGroupKFold(3, shuffle=True, random_state=seed).split(x, y, groups):
-        part = LogisticRegression(C=c, max_iter=1000, tol=1e-3).fit(
-            x[train], y[train], sample_weight=w[train]
-        )
+        part = LogisticRegression(C=c, max_iter=1000, tol=tol).fit(x[train], y[train], sample_weight=w[train])
         logits[test] = _logits(part, x[test])
     base.fit(x, y, sample_weight=w)
     weights, bias = _weights(base, prior)

@@ -34,6 +34,10 @@ from monitor.training.splits import SEED, folds, groups
 __all__ = ["COMPLIANCE", "C", "features", "fit_refusal", "grades", "refusal_prob", "render", "train_refusal"]
 
 C = 8.0
+# The persona turns' fit stops after 8 iterations at the default tolerance, under-fitted (Do-Not-Answer
+# in-sample 0.92 against 0.99); at 1e-4 it converges, and leave-one-source-out accuracy rose 0.852 to
+# 0.860 and its uncertain share fell 21.7 % to 17.6 %. Five times slower to train.
+TOL = 1e-4
 COMPLIANCE = "compliance"
 # GPTFuzz is 6,877 responses to 100 questions, its refusals picked by a phrase rule: at full weight
 # it outweighs the human-labelled sources, and leave-one-model-out accuracy fell 2.6 points.
@@ -120,7 +124,14 @@ class _Recipe:
     def _fit_turns(self, kept: np.ndarray, weight: np.ndarray, calibrate: bool, seed: int = 0) -> LinearModel:
         owner = self.owner[kept]
         return fit(
-            self.x[kept], self.y[owner], self.groups[owner], C, seed, calibrate, sample_weight=weight[kept]
+            self.x[kept],
+            self.y[owner],
+            self.groups[owner],
+            C,
+            seed,
+            calibrate,
+            sample_weight=weight[kept],
+            tol=TOL,
         )
 
     def predict(self, train: np.ndarray, test: np.ndarray, calibrate: bool = True) -> np.ndarray:
