@@ -18,11 +18,14 @@ from monitor.training.onnx_export import export, export_head
 from monitor.training.splits import SEED, folds, groups
 from monitor.training.stacking import fit_blend
 
-__all__ = ["CASCADE", "C_HEAD", "C", "render", "train_toxicity"]
+__all__ = ["CASCADE", "C_HEAD", "TOL", "C", "render", "train_toxicity"]
 
 C = 4.0
 C_HEAD = 1.0  # the encoder head's logistic regression (1 beat 0.3 and 4 with sources held out)
 CASCADE = 0.3  # linear probability from which a response also goes to the encoder (9 % of LLM answers)
+# At the default tolerance the n-gram fit stopped after 10 iterations, under-fitted; at 1e-4 (41) the
+# grouped held-out AUROC rose 0.951 to 0.963 and the mean with each source held out 0.726 to 0.752.
+TOL = 1e-4
 
 
 def train_toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def train_toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
         np.array(ds.column("source")),
     )
     held = folds(group_ids, 5)[0]
-    model = fit(x[~held], y[~held], group_ids[~held], C)
+    model = fit(x[~held], y[~held], group_ids[~held], C, tol=TOL)
     head = fit(e[~held], y[~held], group_ids[~held], C_HEAD, calibrate=False)
     near = model.predict_proba(x[held]), head.predict_proba(e[held])
     sent = near[0] >= CASCADE
@@ -48,7 +51,7 @@ def train_toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
     loso = {}
     for s in sorted(set(sources)):
         train, test = sources != s, sources == s
-        linear = fit(x[train], y[train], group_ids[train], C).predict_proba(x[test])
+        linear = fit(x[train], y[train], group_ids[train], C, tol=TOL).predict_proba(x[test])
         encoder = fit(e[train], y[train], group_ids[train], C_HEAD, calibrate=False).predict_proba(e[test])
         loso[s] = {
             **binary_metrics(y[test], _cascade(linear, encoder, weights)),
@@ -56,7 +59,7 @@ def train_toxicity(ds: Dataset, out: Path) -> dict[str, Any]:
             "auroc_encoder": binary_metrics(y[test], encoder)["auroc"],
             "sent_to_encoder": round(float((linear >= CASCADE).mean()), 3),
         }
-    export(fit(x, y, group_ids, C, SEED), out / "toxicity.onnx", "toxicity")
+    export(fit(x, y, group_ids, C, SEED, tol=TOL), out / "toxicity.onnx", "toxicity")
     export_head(
         fit(e, y, group_ids, C_HEAD, calibrate=False),
         out / TOXICITY_HEAD,
