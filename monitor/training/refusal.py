@@ -72,11 +72,6 @@ def features(ds: Dataset) -> tuple[csr_matrix, np.ndarray]:
     return matrix([view for record in turns for view in record]), np.array([len(t) for t in turns])
 
 
-def _whole_responses(ds: Dataset) -> csr_matrix:
-    """The refusal view of each whole response, unsplit: the design the persona rule replaced."""
-    return matrix([response_view(hash_text(r["response"] or "")) for r in ds.records])
-
-
 def _weights(ds: Dataset) -> np.ndarray:
     return np.array([_SOURCE_WEIGHT.get(str(s), 1.0) for s in ds.column("source")])
 
@@ -114,10 +109,10 @@ class _Recipe:
         owner, split = self.owner, self.counts[self.owner] > 1
         kept = train[owner] & ~(split & (self.y[owner] == 0))
         weight = self.w[owner] / self.counts[owner]
-        first = self._fit_turns(kept, weight, calibrate=False)
+        prob = self._fit_turns(kept, weight, calibrate=False).predict_proba(self.x)  # every turn at once
         for record in np.flatnonzero(train & (self.counts > 1) & (self.y == 0)):
-            turns = slice(self.first[record], self.first[record] + self.counts[record])
-            chosen = turns.start + int(np.argmin(first.predict_proba(self.x[turns])))
+            start = self.first[record]
+            chosen = start + int(np.argmin(prob[start : start + self.counts[record]]))
             kept[chosen], weight[chosen] = True, self.w[record]
         return self._fit_turns(kept, weight, calibrate, seed)
 
@@ -208,13 +203,13 @@ def _variants(ds: Dataset, recipe: _Recipe, sources: np.ndarray) -> dict[str, An
     refusal); ``three_grades`` fits compliance / partial / full refusal on it and collapses.
     Uncalibrated fits.
     """
-    whole = _whole_responses(ds)
+    # Each whole response, unsplit (the design the persona rule replaced), hashed once for both.
+    responses = [response_view(hash_text(r["response"] or "")) for r in ds.records]
+    whole = matrix(responses)
     with_prompt = matrix(
         [
-            np.concatenate(
-                [response_view(hash_text(r["response"] or "")), prompt_words(hash_text(r["prompt"] or ""))]
-            )
-            for r in ds.records
+            np.concatenate([view, prompt_words(hash_text(r["prompt"] or ""))])
+            for view, r in zip(responses, ds.records, strict=True)
         ]
     )
     rows: dict[str, Any] = {}
